@@ -1,0 +1,52 @@
+/**
+ * The whole library as one layer for Effect users: configuration, the in-process event bus and
+ * every service, over a storage layer (`SqliteDatabase.layer` or `PgDatabase.layer`).
+ *
+ * @since 0.1.0
+ */
+import * as Layer from "effect/Layer"
+import * as EventBus from "./adapters/memory/EventBus.js"
+import type { StoragePorts } from "./adapters/sql/Storage.js"
+import type { StorageError, ValidationError } from "./domain/Errors.js"
+import type { EventPublisher } from "./ports/EventPublisher.js"
+import * as Config from "./services/Config.js"
+import * as Customers from "./services/Customers.js"
+
+/**
+ * Everything a host can use once the layer is built.
+ *
+ * @since 0.1.0
+ */
+export type Services = Customers.Customers | EventBus.EventBus | EventPublisher | Config.Customer360Config
+
+/**
+ * Builds the services over `storage`. Fails with `ValidationError` for bad options and with
+ * `StorageError` when the database cannot be opened or migrated.
+ *
+ * @example
+ * ```ts
+ * import { Customer360, Customers } from "customer360"
+ * import { SqliteDatabase } from "customer360/sqlite"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const customers = yield* Customers.Customers
+ *   return yield* customers.create({ phone: "+84 912 345 678", name: "Nguyễn Văn An" })
+ * })
+ * Effect.runPromise(program.pipe(
+ *   Effect.provide(Customer360.layer(SqliteDatabase.layer({ filename: "shop.db" })))
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = <E, R>(
+  storage: Layer.Layer<StoragePorts, E, R>,
+  options: Config.ConfigOptions = {}
+): Layer.Layer<Services, E | StorageError | ValidationError, R> => {
+  const config = Layer.effect(Config.Customer360Config, Config.make(options))
+  return Customers.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(config, EventBus.layer)),
+    Layer.provide(storage)
+  )
+}

@@ -1,0 +1,260 @@
+/**
+ * A Promise API for applications that do not use Effect. Every method validates its input and
+ * rejects with an `Error` whose `_tag` names the failure (`InvalidPhone`, `CustomerExists`,
+ * `CustomerNotFound`, `ValidationError`, `StorageError`, `InternalError`) and whose `message` a
+ * person can read. No driver error, stack of the database client or defect crosses this boundary.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
+import { EventBus } from "./adapters/memory/EventBus.js"
+import type { StoragePorts } from "./adapters/sql/Storage.js"
+import * as Library from "./Customer360.js"
+import type { Customer, CustomerPatch, Page } from "./domain/Customer.js"
+import { StorageError, ValidationError } from "./domain/Errors.js"
+import type { Channel, DomainEvent } from "./domain/Events.js"
+import * as Phone from "./domain/Phone.js"
+import { Customers } from "./services/Customers.js"
+
+/**
+ * Options of {@link createCustomer360}.
+ *
+ * - `database`: `{ sqlite: { filename } }` (a file path or `":memory:"`) or `{ postgres: { url } }`.
+ * - `now`: the clock every rule uses (default: the system clock). Tests pass a fake one.
+ * - `timeZone`: IANA zone for business days (default `Asia/Ho_Chi_Minh`).
+ * - `phone`: a block list of numbers that are never a customer's (any format), and whether foreign
+ *   numbers are accepted in E.164 form.
+ *
+ * @since 0.1.0
+ */
+export interface Customer360Options {
+  readonly database:
+    | { readonly sqlite: { readonly filename: string; readonly busyTimeoutMs?: number } }
+    | { readonly postgres: { readonly url: string; readonly maxConnections?: number; readonly connectTimeoutMs?: number } }
+  readonly now?: () => Date
+  readonly timeZone?: string
+  readonly phone?: { readonly blocked?: Iterable<string>; readonly foreign?: "reject" | "e164" }
+}
+
+/**
+ * The customer operations of the facade. Inputs are checked at run time, so plain JavaScript
+ * callers get the same guarantees as typed ones.
+ *
+ * @since 0.1.0
+ */
+export interface CustomersApi {
+  /** Creates a customer; rejects `CustomerExists` when the phone or e-mail is taken. */
+  readonly create: (input: {
+    phone: string
+    name: string
+    email?: string | null
+    address?: string | null
+    city?: string | null
+    province?: string | null
+    birthDate?: string | null
+    gender?: "male" | "female" | "other" | null
+    notes?: string | null
+    type?: "walk-in" | "member" | "vip"
+    source?: "customer_hub" | "ticket" | "bank_transfer" | "import"
+  }) => Promise<Customer>
+  /** The customer for the phone, created when there is none; `created` says which. */
+  readonly getOrCreate: (input: {
+    phone: string
+    name?: string | null
+    source: "customer_hub" | "ticket" | "bank_transfer" | "import"
+  }) => Promise<{ customer: Customer; created: boolean }>
+  /** The customer holding the phone (any format), or `null`. Rejects `InvalidPhone` for a non-phone. */
+  readonly findByPhone: (phone: string) => Promise<Customer | null>
+  /** The customer with the id, or `null`. */
+  readonly findById: (id: string) => Promise<Customer | null>
+  /** Partial update; rejects `CustomerNotFound`, `CustomerExists`, `InvalidPhone`, `ValidationError`. */
+  readonly update: (id: string, patch: CustomerPatch) => Promise<Customer>
+  /** Soft delete (status `inactive`); returns the customer. */
+  readonly delete: (id: string) => Promise<Customer>
+  /** Phone-fragment or accent-insensitive name search, newest first, paginated. */
+  readonly search: (query?: {
+    q?: string
+    page?: number
+    limit?: number
+    type?: Customer["type"] | ReadonlyArray<Customer["type"]>
+    status?: Customer["status"] | ReadonlyArray<Customer["status"]>
+    tier?: Customer["tier"] | ReadonlyArray<Customer["tier"]>
+    membershipLevel?: Customer["membershipLevel"] | ReadonlyArray<Customer["membershipLevel"]>
+  }) => Promise<Page<Customer>>
+}
+
+/**
+ * A running library instance. Call `close()` when done: it closes the database.
+ *
+ * @since 0.1.0
+ */
+export interface Customer360 {
+  readonly customers: CustomersApi
+  readonly events: {
+    /**
+     * Calls `handler` for each event of `channels` published from now on, in order; returns a
+     * function that stops the subscription. A handler that throws is logged and does not stop it.
+     */
+    readonly subscribe: (channels: ReadonlyArray<Channel>, handler: (event: DomainEvent) => void) => () => void
+  }
+  /** Closes the database and stops subscriptions. Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Anything that went wrong inside the library that is not one of its typed failures. Its message
+ * is generic by design; nothing internal leaks through it.
+ *
+ * @since 0.1.0
+ */
+export class InternalError extends Error {
+  readonly _tag = "InternalError" as const
+  constructor() {
+    super("customer360: an unexpected internal error occurred")
+    this.name = "InternalError"
+  }
+}
+
+const clockFrom = (now: () => Date): Clock.Clock => {
+  const millis = () => {
+    const t = now()
+    const ms = t instanceof Date ? t.getTime() : NaN
+    return Number.isFinite(ms) ? ms : Date.now()
+  }
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: millis,
+    currentTimeMillis: Effect.sync(millis),
+    unsafeCurrentTimeNanos: () => BigInt(millis()) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(millis()) * 1_000_000n),
+    sleep: (duration) => Effect.sleep(duration).pipe(Effect.withClock(Clock.make()))
+  }
+}
+
+/** The typed failure of an exit, or `InternalError` for a defect or an interruption. */
+const rejection = (cause: Cause.Cause<unknown>): Error => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof Error && "_tag" in failure.value) return failure.value
+  return new InternalError()
+}
+
+const storageLayer = async (
+  database: Customer360Options["database"]
+): Promise<Layer.Layer<StoragePorts, StorageError>> => {
+  if (typeof database !== "object" || database === null) {
+    throw ValidationError.single("database", "must be { sqlite: { filename } } or { postgres: { url } }")
+  }
+  if ("sqlite" in database && typeof database.sqlite?.filename === "string") {
+    const { SqliteDatabase } = await import("./sqlite.js")
+    return SqliteDatabase.layer(database.sqlite)
+  }
+  if ("postgres" in database && typeof database.postgres?.url === "string") {
+    const { PgDatabase } = await import("./pg.js")
+    return PgDatabase.layer(database.postgres)
+  }
+  throw ValidationError.single("database", "must be { sqlite: { filename } } or { postgres: { url } }")
+}
+
+/**
+ * Opens the database, runs its migrations and returns the library. Rejects `ValidationError` for
+ * bad options and `StorageError` when the database cannot be opened.
+ *
+ * @example
+ * ```ts
+ * const c360 = await createCustomer360({ database: { sqlite: { filename: ":memory:" } } })
+ * const customer = await c360.customers.create({ phone: "0912 345 678", name: "Nguyễn Văn An" })
+ * await c360.close()
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const createCustomer360 = async (options: Customer360Options): Promise<Customer360> => {
+  if (typeof options !== "object" || options === null) throw ValidationError.single("", "options are required")
+  if (options.now !== undefined && typeof options.now !== "function") {
+    throw ValidationError.single("now", "must be a function returning a Date")
+  }
+  const storage = await storageLayer(options.database)
+  const clock = options.now === undefined ? Layer.empty : Layer.setClock(clockFrom(options.now))
+  const runtime = ManagedRuntime.make(
+    Library.layer(storage, { timeZone: options.timeZone, phone: options.phone }).pipe(Layer.provide(clock), Layer.merge(clock))
+  )
+  const built = await Effect.runPromiseExit(runtime.runtimeEffect)
+  if (Exit.isFailure(built)) {
+    await runtime.dispose()
+    throw rejection(built.cause)
+  }
+
+  let closed = false
+  const subscriptions = new Set<Scope.CloseableScope>()
+  const run = <A>(f: (customers: Customers) => Effect.Effect<A, unknown>): Promise<A> => {
+    if (closed) {
+      return Promise.reject(new StorageError({ reason: "unavailable", operation: "a call after close()" }))
+    }
+    return runtime.runPromiseExit(Effect.flatMap(Customers, f)).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw rejection(exit.cause)
+    })
+  }
+
+  const customers: CustomersApi = {
+    create: (input) => run((s) => s.create(input)),
+    getOrCreate: (input) => run((s) => s.getOrCreate(input)),
+    findByPhone: (phone) => run((s) => Effect.map(s.findByPhone(phone), Option.getOrNull)),
+    findById: (id) => run((s) => Effect.map(s.findById(id), Option.getOrNull)),
+    update: (id, patch) => run((s) => s.update(id, patch)),
+    delete: (id) => run((s) => s.delete(id)),
+    search: (query) => run((s) => s.search(query ?? {}))
+  }
+
+  const subscribe = (channels: ReadonlyArray<Channel>, handler: (event: DomainEvent) => void) => {
+    if (closed) throw new StorageError({ reason: "unavailable", operation: "a subscription after close()" })
+    if (!Array.isArray(channels) || typeof handler !== "function") {
+      throw ValidationError.single("", "subscribe(channels: string[], handler: (event) => void)")
+    }
+    const scope = runtime.runSync(Scope.make())
+    subscriptions.add(scope)
+    const queue = runtime.runSync(Scope.extend(Effect.flatMap(EventBus, (bus) => bus.subscribe(channels)), scope))
+    const deliver = Queue.take(queue).pipe(
+      Effect.flatMap((event) =>
+        Effect.try(() => handler(event)).pipe(Effect.catchAll((e) => Effect.logError("event handler threw", e)))
+      ),
+      Effect.forever
+    )
+    runtime.runSync(Scope.extend(Effect.forkScoped(deliver), scope))
+    return () => {
+      if (subscriptions.delete(scope)) runtime.runFork(Scope.close(scope, Exit.void))
+    }
+  }
+
+  return {
+    customers,
+    events: { subscribe },
+    close: async () => {
+      if (closed) return
+      closed = true
+      for (const scope of subscriptions) await runtime.runPromise(Scope.close(scope, Exit.void))
+      subscriptions.clear()
+      await runtime.dispose()
+    }
+  }
+}
+
+/**
+ * Normalises a phone number (DOMAIN §1) and returns the canonical string, or throws
+ * `InvalidPhone` (an `Error` with `_tag` and `reason`).
+ *
+ * @since 0.1.0
+ */
+export const normalizePhone = (input: string, policy?: Phone.PhonePolicy): string => {
+  const result = Phone.normalize(input, policy)
+  if (result._tag === "Left") throw result.left
+  return result.right
+}

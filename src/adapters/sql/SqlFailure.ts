@@ -1,0 +1,65 @@
+/**
+ * The one place that reads driver errors. Everything above it sees typed failures only.
+ *
+ * @internal
+ */
+import type * as SqlError from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import { StorageError } from "../../domain/Errors.js"
+
+/** What a failed statement means to the library, whatever the engine. */
+export type SqlFailure =
+  | { readonly _tag: "UniqueViolation"; readonly constraint: string }
+  | { readonly _tag: "Retryable" }
+  | { readonly _tag: "Unavailable" }
+  | { readonly _tag: "Other" }
+
+const PG_RETRYABLE = new Set(["40001", "40P01", "55P03"])
+const NODE_CONNECTION = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"])
+
+/**
+ * Classifies a `SqlError` by its cause: PostgreSQL SQLSTATE codes (`23505` unique violation,
+ * `40001`/`40P01` serialization and deadlock, classes `08`/`57P` connection loss) and SQLite's
+ * extended result codes (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_BUSY`).
+ */
+export const classify = (error: SqlError.SqlError): SqlFailure => {
+  const cause = error.cause as { code?: unknown; constraint?: unknown; message?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : ""
+  if (code === "23505") {
+    return { _tag: "UniqueViolation", constraint: typeof cause?.constraint === "string" ? cause.constraint : "" }
+  }
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    // "UNIQUE constraint failed: c360_customers.phone"
+    const message = typeof cause?.message === "string" ? cause.message : ""
+    return { _tag: "UniqueViolation", constraint: message.slice(message.indexOf(":") + 1).trim() }
+  }
+  if (PG_RETRYABLE.has(code) || code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED") {
+    return { _tag: "Retryable" }
+  }
+  if (
+    code.startsWith("08") || code.startsWith("57P") || code === "53300" || NODE_CONNECTION.has(code) ||
+    error.message.startsWith("Failed to acquire connection") || error.message === "Connection error" ||
+    (typeof cause?.message === "string" && /Connection terminated|not open|closed/i.test(cause.message))
+  ) {
+    return { _tag: "Unavailable" }
+  }
+  return { _tag: "Other" }
+}
+
+/** Turns a `SqlError` into the `StorageError` a caller may see. */
+export const toStorageError = (operation: string) => (error: SqlError.SqlError): StorageError => {
+  const failure = classify(error)
+  return new StorageError({
+    operation,
+    reason: failure._tag === "Unavailable" ? "unavailable" : failure._tag === "Retryable" ? "contention" : "unexpected"
+  })
+}
+
+/** Maps every `SqlError` of `self` to a `StorageError` naming the operation. */
+export const storage = (operation: string) =>
+<A, E, R>(self: Effect.Effect<A, E | SqlError.SqlError, R>): Effect.Effect<A, Exclude<E, SqlError.SqlError> | StorageError, R> =>
+  Effect.catchIf(
+    self,
+    (e): e is SqlError.SqlError => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "SqlError",
+    (e) => Effect.fail(toStorageError(operation)(e))
+  ) as any

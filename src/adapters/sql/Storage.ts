@@ -1,0 +1,50 @@
+/**
+ * Everything the services need from a SQL database, over whichever `SqlClient` is provided:
+ * migrations (run when the layer is built), the repositories and transactions.
+ *
+ * @since 0.1.0
+ */
+import type { MigrationError } from "@effect/sql/Migrator"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { StorageError } from "../../domain/Errors.js"
+import type { CustomerRepository } from "../../ports/CustomerRepository.js"
+import type { Transactions } from "../../ports/Transactions.js"
+import * as CustomerRepositorySql from "./CustomerRepositorySql.js"
+import { migrate } from "./Migrations.js"
+import { classify } from "./SqlFailure.js"
+import * as TransactionsSql from "./Transactions.js"
+
+/**
+ * The ports every service uses, all backed by SQL.
+ *
+ * @since 0.1.0
+ */
+export type StoragePorts = CustomerRepository | Transactions
+
+/**
+ * Runs the migrations, then provides the repositories. A database that cannot be migrated fails
+ * the layer with a `StorageError` (`unavailable` when it cannot be reached).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<StoragePorts, StorageError, SqlClient.SqlClient> = Layer.mergeAll(
+  Layer.effectDiscard(Effect.asVoid(migrate).pipe(Effect.mapError(migrationFailure))),
+  CustomerRepositorySql.layer,
+  TransactionsSql.layer
+)
+
+function migrationFailure(e: MigrationError | SqlError): StorageError {
+  const reason = e._tag === "SqlError" && classify(e)._tag === "Unavailable" ? "unavailable" : "unexpected"
+  return new StorageError({ reason, operation: "migrating the database" })
+}
+
+/**
+ * Maps a failure to build the client (unreachable server, unopenable file) to a `StorageError`.
+ *
+ * @since 0.1.0
+ */
+export const clientFailure = (what: string) => (_: unknown): StorageError =>
+  new StorageError({ reason: "unavailable", operation: `connecting to ${what}` })

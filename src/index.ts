@@ -1,0 +1,44 @@
+/**
+ * customer360: an embeddable Customer 360 core for Vietnamese shops.
+ *
+ * Effect users compose the namespaces below (`Customer360.layer` over a storage layer from
+ * `customer360/sqlite` or `customer360/pg`); everyone else calls {@link createCustomer360}.
+ *
+ * @since 0.1.0
+ */
+
+/** Vietnamese phone numbers: normalisation and validation (DOMAIN §1). @since 0.1.0 */
+export * as Phone from "./domain/Phone.js"
+/** The customer model, input schemas and errors (DOMAIN §2). @since 0.1.0 */
+export * as Customer from "./domain/Customer.js"
+/** Typed failures shared by all modules. @since 0.1.0 */
+export * as Errors from "./domain/Errors.js"
+/** Domain events. @since 0.1.0 */
+export * as Events from "./domain/Events.js"
+/** Time-ordered ids. @since 0.1.0 */
+export * as Ids from "./domain/Ids.js"
+/** The customer service. @since 0.1.0 */
+export * as Customers from "./services/Customers.js"
+/** Library configuration. @since 0.1.0 */
+export * as Config from "./services/Config.js"
+/** Port: customer storage. @since 0.1.0 */
+export * as CustomerRepository from "./ports/CustomerRepository.js"
+/** Port: event publishing. @since 0.1.0 */
+export * as EventPublisher from "./ports/EventPublisher.js"
+/** Port: transactions. @since 0.1.0 */
+export * as Transactions from "./ports/Transactions.js"
+/** The in-process event bus. @since 0.1.0 */
+export * as EventBus from "./adapters/memory/EventBus.js"
+/** SQL storage over any `SqlClient`: migrations and repositories. @since 0.1.0 */
+export * as SqlStorage from "./adapters/sql/Storage.js"
+/** The whole library as one Effect layer. @since 0.1.0 */
+export * as Customer360 from "./Customer360.js"
+
+export {
+  createCustomer360,
+  type Customer360 as Customer360Instance,
+  type Customer360Options,
+  type CustomersApi,
+  InternalError,
+  normalizePhone
+} from "./Facade.js"

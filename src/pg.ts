@@ -1,0 +1,6 @@
+/**
+ * PostgreSQL storage (`customer360/pg`), through `@effect/sql-pg`.
+ *
+ * @since 0.1.0
+ */
+export * as PgDatabase from "./adapters/pg/PgDatabase.js"
