@@ -130,8 +130,8 @@ export const BirthDate = Schema.String.pipe(
   }, { message: () => "must be a real calendar date between 1900 and 2100" })
 )
 
-/** The phone as typed by a person: any format of DOMAIN §1; normalised by the service. */
-const PhoneInput = Schema.String.pipe(Schema.maxLength(64, { message: () => "must be at most 64 characters" }))
+/** The phone as typed by a person: any format of DOMAIN §1; normalised (and judged) by the service. */
+const PhoneInput = Schema.String
 
 /**
  * Input of `create`: a phone in any format, a name, and optional profile fields.

@@ -149,6 +149,15 @@ const FIXED = table([
 const prefix3 = (nsn: string): number =>
   (nsn.charCodeAt(0) - 48) * 100 + (nsn.charCodeAt(1) - 48) * 10 + (nsn.charCodeAt(2) - 48)
 
+/** `String(u)` for the error's echo, without throwing on objects that cannot be converted. */
+const show = (u: unknown): string => {
+  try {
+    return String(u)
+  } catch {
+    return typeof u
+  }
+}
+
 const fail = (reason: InvalidPhoneReason, input: string) =>
   Either.left(new InvalidPhone({ reason, input: input.length > 64 ? input.slice(0, 64) : input }))
 
@@ -159,6 +168,14 @@ const isSeparator = (c: number): boolean =>
   c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff ||
   c === 0xff08 || c === 0xff09 || c === 0xff0d || c === 0xff0e
 
+/**
+ * libphonenumber's other VN types (toll-free, premium, UAN, VoIP): real numbers of the right length
+ * for their prefix, refused as `unknown_prefix` (see the module comment), not as `wrong_length`.
+ */
+const SERVICE = /^(?:1[89]00\d{4,6}|12(?:0[13]|28)\d{4}|[17]99\d{4}|69\d{5,6}|672\d{6})$/
+
+const wrongLength = (nsn: string): InvalidPhoneReason => SERVICE.test(nsn) ? "unknown_prefix" : "wrong_length"
+
 /** The validity of a national significant number of a known first digit, once its length fits. */
 const validNsn = (nsn: string): InvalidPhoneReason | undefined => {
   const first = nsn.charCodeAt(0)
@@ -167,7 +184,7 @@ const validNsn = (nsn: string): InvalidPhoneReason | undefined => {
     return FIXED[prefix3(nsn)] === 1 ? undefined : "unknown_prefix"
   }
   if (first === 49 /* 1 */ || first === 51 || first === 53 || first === 55 || first === 56 || first === 57) {
-    if (nsn.length !== 9) return "wrong_length"
+    if (nsn.length !== 9) return wrongLength(nsn)
     const p = prefix3(nsn)
     if (MOBILE[p] !== 1) return "unknown_prefix"
     if (p === 121 && nsn.charCodeAt(3) > 51 /* 3 */) return "unknown_prefix"
@@ -188,7 +205,7 @@ const validNsn = (nsn: string): InvalidPhoneReason | undefined => {
  * @since 0.1.0
  */
 export const normalize = (input: string, policy?: PhonePolicy): Either.Either<Phone, InvalidPhone> => {
-  if (typeof input !== "string") return fail("not_digits", String(input))
+  if (typeof input !== "string") return fail("not_digits", show(input))
   let digits = ""
   let plus = false
   let zeros = true
@@ -217,12 +234,17 @@ export const normalize = (input: string, policy?: PhonePolicy): Either.Either<Ph
     if (nsn.charCodeAt(0) === 48) nsn = nsn.slice(1) // "+84 (0) 912…": the trunk zero
   } else if (digits.charCodeAt(0) === 48) {
     nsn = digits.slice(1)
-  } else if ((n === 11 || n === 12) && digits.charCodeAt(0) === 56 && digits.charCodeAt(1) === 52) {
+  } else if (
+    digits.charCodeAt(0) === 56 && digits.charCodeAt(1) === 52 &&
+    (n === 11 || n === 12 || (n === 13 && digits.charCodeAt(2) === 48))
+  ) {
     nsn = digits.slice(2) // "84 912 345 678": the country code without its plus
+    if (n > 11 && nsn.charCodeAt(0) === 48) nsn = nsn.slice(1) // "84 (0) 912 345 678"
   } else {
     nsn = digits // a spreadsheet cell that lost its leading zero
   }
 
+  if (nsn.charCodeAt(0) === 48 && /^0+$/.test(nsn)) return fail("placeholder", input) // "+84 000 000 000"
   if (nsn.length < 3) return fail("wrong_length", input)
   if (nsn === "123456789") return fail("placeholder", input)
   if (nsn.length === 10 && nsn.charCodeAt(0) === 49) {

@@ -40,7 +40,10 @@ import { Customer360Config } from "./Config.js"
  * @since 0.1.0
  */
 export interface Customers {
-  /** Creates a customer; a phone or e-mail already held by another customer fails `CustomerExists`. */
+  /**
+   * Creates a customer; a phone or e-mail already held by another customer fails `CustomerExists`
+   * (when both are taken, which of the two it names is not specified).
+   */
   readonly create: (
     input: CreateCustomerInput
   ) => Effect.Effect<Customer, Phone.InvalidPhone | CustomerExists | ValidationError | StorageError>
@@ -89,7 +92,7 @@ const decodeGetOrCreate = decoder(GetOrCreateInput, "customer")
 const decodePatch = decoder(CustomerPatch, "customer update")
 const decodeSearch = decoder(SearchQuery, "search")
 const decodeId = decoder(CustomerId, "customer id")
-const decodePhoneString = decoder(Schema.String.pipe(Schema.maxLength(64)), "phone")
+const decodePhoneString = decoder(Schema.String, "phone")
 
 const randomBytes = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(10)))
 

@@ -1,6 +1,6 @@
 /**
- * An in-process event bus: the `EventPublisher` port on an unbounded `PubSub`, plus subscriptions
- * by channel. Delivery is at-most-once and lives in memory: a process that stops loses what it has
+ * An in-process event bus: the `EventPublisher` port fanning events out to subscribers' unbounded
+ * queues, by channel. Delivery is at-most-once and lives in memory: a process that stops loses what it has
  * not delivered. (The transactional outbox replaces it where events must survive a crash.)
  *
  * @since 0.1.0
@@ -8,7 +8,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type { Channel, DomainEvent } from "../../domain/Events.js"
@@ -35,24 +34,31 @@ export const EventBus: Context.Tag<EventBus, EventBus> = Context.GenericTag<Even
  * @since 0.1.0
  */
 export const layer: Layer.Layer<EventBus | EventPublisher> = Layer.effectContext(
-  Effect.gen(function*() {
-    const hub = yield* PubSub.unbounded<DomainEvent>()
+  Effect.sync(() => {
+    // Publishing offers each event to every matching subscriber's unbounded queue before it
+    // returns, so delivery order is publication order and nothing waits on a forwarding fiber.
+    const subscribers = new Set<{ readonly wanted: ReadonlySet<string>; readonly queue: Queue.Queue<DomainEvent> }>()
     const publisher = EventPublisher.of({
-      publish: (events) => Effect.asVoid(PubSub.publishAll(hub, events))
+      publish: (events) =>
+        Effect.sync(() => {
+          for (const event of events) {
+            for (const s of subscribers) if (s.wanted.has(event.channel)) s.queue.unsafeOffer(event)
+          }
+        })
     })
     const bus = EventBus.of({
       subscribe: (channels) =>
-        Effect.gen(function*() {
-          const wanted = new Set<string>(channels)
-          const source = yield* PubSub.subscribe(hub)
-          const out = yield* Effect.acquireRelease(Queue.unbounded<DomainEvent>(), Queue.shutdown)
-          yield* Queue.take(source).pipe(
-            Effect.flatMap((event) => wanted.has(event.channel) ? Queue.offer(out, event) : Effect.void),
-            Effect.forever,
-            Effect.forkScoped
-          )
-          return out
-        })
+        Effect.acquireRelease(
+          Effect.map(Queue.unbounded<DomainEvent>(), (queue) => {
+            subscribers.add({ wanted: new Set(channels), queue })
+            return queue
+          }),
+          (queue) =>
+            Effect.suspend(() => {
+              for (const s of subscribers) if (s.queue === queue) subscribers.delete(s)
+              return Queue.shutdown(queue)
+            })
+        )
     })
     return Context.make(EventPublisher, publisher).pipe(Context.add(EventBus, bus))
   })

@@ -36,7 +36,7 @@ export const layerClient = (options: PgOptions): Layer.Layer<SqlClient.SqlClient
     maxConnections: options.maxConnections ?? 10,
     connectTimeout: Duration.millis(options.connectTimeoutMs ?? 5000),
     applicationName: "customer360"
-  }).pipe(Layer.mapError(Storage.clientFailure("PostgreSQL")))
+  }).pipe(Layer.catchAllCause((cause) => Layer.fail(Storage.clientFailure("PostgreSQL")(cause))))
 
 /**
  * The library's storage on PostgreSQL: client, migrations, repositories, transactions.

@@ -37,7 +37,8 @@ export const layerClient = (options: SqliteOptions): Layer.Layer<SqlClient.SqlCl
     })
   ).pipe(
     Layer.provideMerge(SqliteClient.layer({ filename: options.filename })),
-    Layer.mapError(Storage.clientFailure(`the SQLite database ${options.filename}`))
+    // better-sqlite3 throws (a defect, not a SqlError) when the file cannot be opened
+    Layer.catchAllCause((cause) => Layer.fail(Storage.clientFailure(`the SQLite database ${options.filename}`)(cause)))
   )
 
 /**

@@ -1,0 +1,199 @@
+/**
+ * The Promise facade: its happy path, its errors, and hostile input (fast-check) that must end in a
+ * typed rejection with nothing written — never a defect, a driver error or an unhandled exception.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import { type Customer360Instance, type Customer360Options, createCustomer360, normalizePhone } from "../../src/index.js"
+import { freshPhone } from "./customers.js"
+
+const TYPED = new Set(["InvalidPhone", "CustomerExists", "CustomerNotFound", "ValidationError"])
+
+/** Runs `call` and returns the rejection, failing the test when it resolves or rejects untyped. */
+const rejectionOf = async (call: () => Promise<unknown>): Promise<Error & { _tag: string }> => {
+  let outcome: unknown
+  try {
+    outcome = { resolved: await call() }
+  } catch (e) {
+    expect(e).toBeInstanceOf(Error)
+    const error = e as Error & { _tag: string }
+    expect(TYPED.has(error._tag), `untyped rejection ${error._tag}: ${error.message}`).toBe(true)
+    expect(error.message.length).toBeGreaterThan(0)
+    expect(error.message).not.toMatch(/SqlError|sqlite|postgres|at .*\.(js|ts):\d+/i)
+    return error
+  }
+  throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`)
+}
+
+/** Values of every JavaScript shape that are not a valid string field. */
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(undefined),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+  fc.bigInt().map((b) => b as unknown)
+)
+/** Strings that no text field accepts. */
+const badText = fc.oneof(
+  fc.constant(""),
+  fc.constant("   "),
+  fc.string({ minLength: 1, maxLength: 5 }).map((s) => `${s}\u0000`),
+  fc.constant("\uD800lone"),
+  fc.constant("x".repeat(5001))
+)
+/** Strings that are not phone numbers. */
+const badPhone = fc.oneof(
+  fc.constant(""),
+  fc.string({ maxLength: 12 }).filter((s) => /[a-zA-Z]/.test(s)),
+  fc.stringMatching(/^0[46]\d{8}$/),
+  fc.stringMatching(/^0\d{3,7}$/),
+  fc.constant("0000000000"),
+  fc.constant("+1 415 555 2671"),
+  fc.constant("x".repeat(200))
+)
+
+/** The facade suite over a database; `open` returns the options and a cleanup. */
+export const facadeSuite = (
+  name: string,
+  open: () => Promise<{ readonly database: Customer360Options["database"]; readonly cleanup: () => Promise<void> }>
+) =>
+describe(name, () => {
+  let c360: Customer360Instance
+  let cleanup: () => Promise<void> = async () => {}
+  beforeAll(async () => {
+    const db = await open()
+    cleanup = db.cleanup
+    c360 = await createCustomer360({ database: db.database })
+  })
+  afterAll(async () => {
+    await c360.close()
+    await cleanup()
+  })
+
+  const total = async () => (await c360.customers.search({ status: ["active", "inactive", "blocked"], limit: 1 })).total
+
+  it("creates, finds by any format, updates, searches and soft-deletes", async () => {
+    const phone = freshPhone()
+    const created = await c360.customers.create({ phone: `+84 ${phone.slice(1)}`, name: "Lê Thị Hoa", email: "hoa@shop.vn" })
+    expect(created.phone).toBe(phone)
+    expect((await c360.customers.findByPhone(`0${phone.slice(1, 4)} ${phone.slice(4)}`))?.id).toBe(created.id)
+    expect(await c360.customers.findByPhone(freshPhone())).toBeNull()
+    expect((await c360.customers.findById(created.id))?.name).toBe("Lê Thị Hoa")
+    const goc = await c360.customers.getOrCreate({ phone, source: "ticket" })
+    expect(goc).toEqual({ customer: created, created: false })
+    const updated = await c360.customers.update(created.id, { name: "Lê Thị Hoà", city: "Đà Nẵng" })
+    expect(updated.city).toBe("Đà Nẵng")
+    const found = await c360.customers.search({ q: "le thi hoa" })
+    expect(found.items.map((c) => c.id)).toContain(created.id)
+    expect((await c360.customers.delete(created.id)).status).toBe("inactive")
+  })
+
+  it("rejects with typed, readable errors", async () => {
+    const phone = freshPhone()
+    await c360.customers.create({ phone, name: "A" })
+    expect(await rejectionOf(() => c360.customers.create({ phone, name: "B" }))).toMatchObject({
+      _tag: "CustomerExists",
+      message: `A customer with phone ${phone} already exists`
+    })
+    expect(await rejectionOf(() => c360.customers.create({ phone: "12345", name: "B" }))).toMatchObject({
+      _tag: "InvalidPhone",
+      reason: "wrong_length"
+    })
+    expect(await rejectionOf(() => c360.customers.update("cus_00000000000000000000000000", { name: "x" })))
+      .toMatchObject({ _tag: "CustomerNotFound" })
+    const validation = await rejectionOf(() => c360.customers.create({ phone, name: 42 } as any))
+    expect(validation).toMatchObject({ _tag: "ValidationError", issues: [{ path: "name" }] })
+    expect(() => normalizePhone("hello")).toThrow(expect.objectContaining({ _tag: "InvalidPhone", reason: "not_digits" }))
+    expect(normalizePhone("0084 (0) 912-345-678")).toBe("0912345678")
+  })
+
+  it("publishes customer.created to subscribers, and stops when asked", async () => {
+    const seen: Array<string> = []
+    const stop = c360.events.subscribe(["customers"], (e) => seen.push(`${e.type}:${e.subject}`))
+    const a = await c360.customers.create({ phone: freshPhone(), name: "Sub" })
+    stop()
+    await c360.customers.create({ phone: freshPhone(), name: "After stop" })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(seen).toEqual([`customer.created:${a.id}`])
+  })
+
+  it("property: an invalid value in any field of create is a typed rejection and writes nothing", async () => {
+    const wrongType = notAString.filter((v) => v !== undefined)
+    const notIn = (...allowed: Array<string>) => fc.string({ maxLength: 20 }).filter((s) => !allowed.includes(s))
+    const invalid: Record<string, fc.Arbitrary<unknown>> = {
+      phone: fc.oneof(notAString, badPhone),
+      name: fc.oneof(notAString, fc.constant(null), badText, fc.constant("x".repeat(201))),
+      email: fc.oneof(wrongType, badText, fc.string({ maxLength: 20 }).filter((s) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s.trim()))),
+      address: fc.oneof(wrongType, badText),
+      city: fc.oneof(wrongType, badText, fc.constant("x".repeat(101))),
+      province: fc.oneof(wrongType, badText),
+      birthDate: fc.oneof(wrongType, fc.constantFrom("2023-02-29", "1899-12-31", "2020-13-01", "01/02/2020", "")),
+      gender: fc.oneof(wrongType, notIn("male", "female", "other")),
+      notes: fc.oneof(wrongType, badText),
+      type: fc.oneof(wrongType, fc.constant(null), notIn("walk-in", "member", "vip")),
+      source: fc.oneof(wrongType, fc.constant(null), notIn("customer_hub", "ticket", "bank_transfer", "import")),
+      unknownField: fc.anything()
+    }
+    const bad = fc.constantFrom(...Object.keys(invalid)).chain((field) =>
+      invalid[field]!.map((value) => ({ field, value }))
+    )
+    const before = await total()
+    let rejected = 0
+    await fc.assert(
+      fc.asyncProperty(bad, async ({ field, value }) => {
+        const input: Record<string, unknown> = { phone: freshPhone(), name: "Valid Name", [field]: value }
+        const error = await rejectionOf(() => c360.customers.create(input as any))
+        expect(error._tag).toBe(field === "phone" && typeof value === "string" ? "InvalidPhone" : "ValidationError")
+        rejected++
+      }),
+      { numRuns: 600 }
+    )
+    expect(rejected).toBeGreaterThanOrEqual(600)
+    expect(await total()).toBe(before)
+  })
+
+  it("property: arbitrary values for every argument of every call never escape as untyped errors", async () => {
+    const phone = freshPhone()
+    const existing = await c360.customers.create({ phone, name: "Existing" })
+    const before = await total()
+    await fc.assert(
+      fc.asyncProperty(fc.anything(), fc.anything(), fc.constantFrom(0, 1, 2, 3, 4, 5, 6), async (a, b, which) => {
+        const calls: Array<() => Promise<unknown>> = [
+          () => c360.customers.create(a as any),
+          () => c360.customers.getOrCreate(a as any),
+          () => c360.customers.findByPhone(a as any),
+          () => c360.customers.findById(a as any),
+          () => c360.customers.update(existing.id, { ...(b as object), phone: a } as any),
+          () => c360.customers.update(a as any, b as any),
+          () => c360.customers.search(a as any)
+        ]
+        try {
+          await calls[which]!()
+        } catch (e) {
+          expect(e).toBeInstanceOf(Error)
+          expect(TYPED.has((e as { _tag: string })._tag), String(e)).toBe(true)
+        }
+      }),
+      { numRuns: 1000 }
+    )
+    // fc.anything() can by chance build a valid create input; nothing else may have been written
+    expect(await total()).toBeGreaterThanOrEqual(before)
+    expect(await c360.customers.findById(existing.id)).toMatchObject({ phone, name: "Existing" })
+  })
+
+  it("property: hostile phone strings are InvalidPhone (or found/not found), never anything else", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(badPhone, fc.string({ unit: "binary", maxLength: 40 })), async (raw) => {
+        try {
+          await c360.customers.findByPhone(raw)
+        } catch (e) {
+          expect((e as { _tag: string })._tag).toMatch(/^(InvalidPhone|ValidationError)$/)
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+})
+
