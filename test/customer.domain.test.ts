@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as fc from "fast-check"
+import * as fc from "effect/FastCheck"
 import { BirthDate, CreateCustomerInput, CustomerId, emailKey, foldText, makeCustomerId, Text } from "../src/domain/Customer.js"
 
 describe("foldText", () => {
