@@ -13,7 +13,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["examples/**", "bench/**", "test/support/**"],
+    files: ["examples/**", "bench/**", "scripts/**", "test/support/**"],
     rules: { "no-console": "off" }
   }
 )
