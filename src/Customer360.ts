@@ -1,6 +1,6 @@
 /**
- * The whole library as one layer for Effect users: configuration, the in-process event bus and
- * every service, over a storage layer (`SqliteDatabase.layer` or `PgDatabase.layer`).
+ * The whole library as one layer for Effect users: configuration, the services and the
+ * in-process event bus, over a storage layer (`SqliteDatabase.layer` or `PgDatabase.layer`).
  *
  * @since 0.1.0
  */
@@ -8,16 +8,17 @@ import * as Layer from "effect/Layer"
 import * as EventBus from "./adapters/memory/EventBus.js"
 import type { StoragePorts } from "./adapters/sql/Storage.js"
 import type { StorageError, ValidationError } from "./domain/Errors.js"
-import type { EventPublisher } from "./ports/EventPublisher.js"
+import type { Outbox } from "./ports/Outbox.js"
 import * as Config from "./services/Config.js"
 import * as Customers from "./services/Customers.js"
+import * as Wallets from "./services/Wallets.js"
 
 /**
  * Everything a host can use once the layer is built.
  *
  * @since 0.1.0
  */
-export type Services = Customers.Customers | EventBus.EventBus | EventPublisher | Config.Customer360Config
+export type Services = Customers.Customers | Wallets.Wallets | EventBus.EventBus | Outbox | Config.Customer360Config
 
 /**
  * Builds the services over `storage`. Fails with `ValidationError` for bad options and with
@@ -45,8 +46,8 @@ export const layer = <E, R>(
   options: Config.ConfigOptions = {}
 ): Layer.Layer<Services, E | StorageError | ValidationError, R> => {
   const config = Layer.effect(Config.Customer360Config, Config.make(options))
-  return Customers.layer.pipe(
+  return Layer.mergeAll(Customers.layer, Wallets.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(config, EventBus.layer)),
-    Layer.provide(storage)
-  )
+    Layer.provideMerge(storage)
+  ) as Layer.Layer<Services | StoragePorts, E | StorageError | ValidationError, R>
 }

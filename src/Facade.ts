@@ -1,7 +1,8 @@
 /**
  * A Promise API for applications that do not use Effect. Every method validates its input and
  * rejects with an `Error` whose `_tag` names the failure (`InvalidPhone`, `CustomerExists`,
- * `CustomerNotFound`, `ValidationError`, `StorageError`, `InternalError`) and whose `message` a
+ * `CustomerNotFound`, `ValidationError`, `InvalidAmount`, `InsufficientFunds`,
+ * `IdempotencyConflict`, `StorageError`, `InternalError`) and whose `message` a
  * person can read. No driver error, stack of the database client or defect crosses this boundary.
  *
  * @since 0.1.0
@@ -20,9 +21,13 @@ import type { StoragePorts } from "./adapters/sql/Storage.js"
 import * as Library from "./Customer360.js"
 import type { Customer, CustomerPatch, Page } from "./domain/Customer.js"
 import { StorageError, ValidationError } from "./domain/Errors.js"
-import type { Channel, DomainEvent } from "./domain/Events.js"
+import type { Channel, StoredEvent } from "./domain/Events.js"
 import * as Phone from "./domain/Phone.js"
 import { Customers } from "./services/Customers.js"
+import * as Relay from "./services/Relay.js"
+import { type DepositInput, type IssueCreditInput, type TransactionsPage, Wallets, type WithdrawInput } from "./services/Wallets.js"
+import type { CreditResult, DepositResult, WalletView, WithdrawResult } from "./domain/Wallet.js"
+import * as Fiber from "effect/Fiber"
 
 /**
  * Options of {@link createCustomer360}.
@@ -42,6 +47,28 @@ export interface Customer360Options {
   readonly now?: () => Date
   readonly timeZone?: string
   readonly phone?: { readonly blocked?: Iterable<string>; readonly foreign?: "reject" | "e164" }
+  /**
+   * `relay`: the name under which this instance records how far its subscribers got in the outbox
+   * (default `"default"`); give each process that subscribes its own name.
+   */
+  readonly events?: { readonly relay?: string; readonly pollIntervalMs?: number }
+}
+
+/**
+ * The wallet operations of the facade, by the customer's phone in any format.
+ *
+ * @since 0.1.0
+ */
+export interface WalletsApi {
+  /** `{ balance, virtualBalance, available, credits }` as of now; rejects `CustomerNotFound`. */
+  readonly get: (phone: string) => Promise<WalletView>
+  /** Rejects `InvalidAmount`, `IdempotencyConflict`, `CustomerNotFound`. */
+  readonly deposit: (input: DepositInput) => Promise<DepositResult>
+  /** Credits first (earliest expiry first), then real money; rejects `InsufficientFunds` changing nothing. */
+  readonly withdraw: (input: WithdrawInput) => Promise<WithdrawResult>
+  readonly issueVirtualCredit: (input: IssueCreditInput) => Promise<CreditResult>
+  /** Ledger entries, newest first, `{ items, nextCursor }`. */
+  readonly transactions: (phone: string, options?: { limit?: number; cursor?: string | null }) => Promise<TransactionsPage>
 }
 
 /**
@@ -98,12 +125,21 @@ export interface CustomersApi {
  */
 export interface Customer360 {
   readonly customers: CustomersApi
+  readonly wallets: WalletsApi
+  readonly jobs: {
+    /** Expires the credits due at the configured clock's now: `{ expired, amount }`. */
+    readonly expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => Promise<{ expired: number; amount: number }>
+  }
   readonly events: {
     /**
-     * Calls `handler` for each event of `channels` published from now on, in order; returns a
-     * function that stops the subscription. A handler that throws is logged and does not stop it.
+     * Calls `handler` for each committed event of `channels`, in commit order per customer, at
+     * least once (de-duplicate by `event.id`); returns a function that stops the subscription.
+     * While this instance has subscribers, its relay reads the outbox from where it last stopped
+     * (the first time a relay name is used: from the instance's creation), so events committed
+     * while nobody listened, or while the process was down, are delivered late, not lost. A handler
+     * that throws is logged and does not stop it.
      */
-    readonly subscribe: (channels: ReadonlyArray<Channel>, handler: (event: DomainEvent) => void) => () => void
+    readonly subscribe: (channels: ReadonlyArray<Channel>, handler: (event: StoredEvent) => void) => () => void
   }
   /** Closes the database and stops subscriptions. Idempotent. */
   readonly close: () => Promise<void>
@@ -192,17 +228,31 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
     throw rejection(built.cause)
   }
 
+  // The relay's starting point is fixed now, before this instance writes anything: a first
+  // subscriber then sees every event committed since the instance was created.
+  const relayOptions: Relay.RelayOptions = {
+    name: typeof options.events?.relay === "string" ? options.events.relay : "default",
+    pollInterval: typeof options.events?.pollIntervalMs === "number" ? options.events.pollIntervalMs : 100
+  }
+  const started = await runtime.runPromiseExit(Relay.start(relayOptions))
+  if (Exit.isFailure(started)) {
+    await runtime.dispose()
+    throw rejection(started.cause)
+  }
+
   let closed = false
   const subscriptions = new Set<Scope.CloseableScope>()
-  const run = <A>(f: (customers: Customers) => Effect.Effect<A, unknown>): Promise<A> => {
+  const execute = <A>(effect: Effect.Effect<A, unknown, Customers | Wallets>): Promise<A> => {
     if (closed) {
       return Promise.reject(new StorageError({ reason: "unavailable", operation: "a call after close()" }))
     }
-    return runtime.runPromiseExit(Effect.flatMap(Customers, f)).then((exit) => {
+    return runtime.runPromiseExit(effect).then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
       throw rejection(exit.cause)
     })
   }
+  const run = <A>(f: (customers: Customers) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Customers, f))
+  const wallet = <A>(f: (wallets: Wallets) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Wallets, f))
 
   const customers: CustomersApi = {
     create: (input) => run((s) => s.create(input)),
@@ -214,7 +264,28 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
     search: (query) => run((s) => s.search(query ?? {}))
   }
 
-  const subscribe = (channels: ReadonlyArray<Channel>, handler: (event: DomainEvent) => void) => {
+  const wallets: WalletsApi = {
+    get: (phone) => wallet((w) => w.get(phone)),
+    deposit: (input) => wallet((w) => w.deposit(input)),
+    withdraw: (input) => wallet((w) => w.withdraw(input)),
+    issueVirtualCredit: (input) => wallet((w) => w.issueVirtualCredit(input)),
+    transactions: (phone, options) => wallet((w) => w.transactions(phone, options ?? {}))
+  }
+  const jobs = { expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => wallet((w) => w.expireCredits(options ?? {})) }
+
+  // The relay runs while this instance has subscribers; its checkpoint survives restarts.
+  let relay: Fiber.RuntimeFiber<never, unknown> | undefined
+  const syncRelay = () => {
+    if (subscriptions.size > 0 && relay === undefined) {
+      relay = runtime.runFork(Effect.flatMap(EventBus, (bus) => Relay.run(relayOptions, bus.deliver)))
+    } else if (subscriptions.size === 0 && relay !== undefined) {
+      const fiber = relay
+      relay = undefined
+      runtime.runFork(Fiber.interrupt(fiber))
+    }
+  }
+
+  const subscribe = (channels: ReadonlyArray<Channel>, handler: (event: StoredEvent) => void) => {
     if (closed) throw new StorageError({ reason: "unavailable", operation: "a subscription after close()" })
     if (!Array.isArray(channels) || typeof handler !== "function") {
       throw ValidationError.single("", "subscribe(channels: string[], handler: (event) => void)")
@@ -229,17 +300,25 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
       Effect.forever
     )
     runtime.runSync(Scope.extend(Effect.forkScoped(deliver), scope))
+    syncRelay()
     return () => {
-      if (subscriptions.delete(scope)) runtime.runFork(Scope.close(scope, Exit.void))
+      if (subscriptions.delete(scope)) {
+        runtime.runFork(Scope.close(scope, Exit.void))
+        syncRelay()
+      }
     }
   }
 
   return {
     customers,
+    wallets,
+    jobs,
     events: { subscribe },
     close: async () => {
       if (closed) return
       closed = true
+      if (relay !== undefined) await runtime.runPromise(Fiber.interrupt(relay))
+      relay = undefined
       for (const scope of subscriptions) await runtime.runPromise(Scope.close(scope, Exit.void))
       subscriptions.clear()
       await runtime.dispose()

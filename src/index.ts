@@ -13,18 +13,30 @@ export * as Phone from "./domain/Phone.js"
 export * as Customer from "./domain/Customer.js"
 /** Typed failures shared by all modules. @since 0.1.0 */
 export * as Errors from "./domain/Errors.js"
+/** Money: integer đồng. @since 0.1.0 */
+export * as Money from "./domain/Money.js"
+/** Wallets, credits, the ledger, and the withdrawal and expiry planners (DOMAIN §3). @since 0.1.0 */
+export * as Wallet from "./domain/Wallet.js"
 /** Domain events. @since 0.1.0 */
 export * as Events from "./domain/Events.js"
 /** Time-ordered ids. @since 0.1.0 */
 export * as Ids from "./domain/Ids.js"
 /** The customer service. @since 0.1.0 */
 export * as Customers from "./services/Customers.js"
+/** The wallet service. @since 0.1.0 */
+export * as Wallets from "./services/Wallets.js"
+/** The outbox relay. @since 0.1.0 */
+export * as Relay from "./services/Relay.js"
 /** Library configuration. @since 0.1.0 */
 export * as Config from "./services/Config.js"
 /** Port: customer storage. @since 0.1.0 */
 export * as CustomerRepository from "./ports/CustomerRepository.js"
 /** Port: event publishing. @since 0.1.0 */
 export * as EventPublisher from "./ports/EventPublisher.js"
+/** Port: wallet storage. @since 0.1.0 */
+export * as WalletStore from "./ports/WalletStore.js"
+/** Port: reading the outbox. @since 0.1.0 */
+export * as Outbox from "./ports/Outbox.js"
 /** Port: transactions. @since 0.1.0 */
 export * as Transactions from "./ports/Transactions.js"
 /** The in-process event bus. @since 0.1.0 */
@@ -39,6 +51,7 @@ export {
   type Customer360 as Customer360Instance,
   type Customer360Options,
   type CustomersApi,
+  type WalletsApi,
   InternalError,
   normalizePhone
 } from "./Facade.js"

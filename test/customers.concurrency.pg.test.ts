@@ -4,25 +4,22 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, layer } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
-import * as EventBus from "../src/adapters/memory/EventBus.js"
 import { Customers } from "../src/services/Customers.js"
-import { freshPhone, servicesOver } from "./contract/customers.js"
+import { eventsSince, freshPhone, outboxMark, servicesOver } from "./contract/customers.js"
 import { pgEnabled, pgStorage } from "./support/pg.js"
 
 const CALLERS = 64
 
 describe.skipIf(!pgEnabled)("PostgreSQL concurrency", () => {
   layer(servicesOver(pgStorage({ maxConnections: CALLERS })), { timeout: "60 seconds" })((it) => {
-    it.effect(`${CALLERS} concurrent getOrCreate calls for one new phone: one row, one id, one customer.created`, () =>
+    it.effect(`${CALLERS} concurrent getOrCreate calls for one new phone: one row, one id, one customer.created in the outbox`, () =>
       Effect.scoped(Effect.gen(function*() {
         const customers = yield* Customers
         const sql = yield* SqlClient.SqlClient
-        const events = yield* (yield* EventBus.EventBus).subscribe(["customers"])
         for (let round = 0; round < 5; round++) {
           const phone = freshPhone()
+          const mark = yield* outboxMark
           const formats = [phone, `+84 ${phone.slice(1)}`, `0084.${phone.slice(1)}`, `84${phone.slice(1)}`]
           const results = yield* Effect.all(
             Array.from({ length: CALLERS }, (_, i) =>
@@ -34,7 +31,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL concurrency", () => {
           expect(results.filter((r) => r.created)).toHaveLength(1)
           const rows = yield* sql<{ id: string }>`SELECT id FROM c360_customers WHERE phone = ${phone}`
           expect(rows.map((r) => r.id)).toEqual([...ids])
-          const published = Chunk.toReadonlyArray(yield* Queue.takeAll(events))
+          const published = yield* eventsSince(mark)
           expect(published.map((e) => [e.type, e.subject])).toEqual([["customer.created", [...ids][0]]])
         }
       })))

@@ -89,6 +89,18 @@ export class Customer extends Schema.Class<Customer>("Customer")({
   updatedAt: Schema.DateFromSelf
 }) {}
 
+/**
+ * A customer as plain JSON (instants as ISO strings), as events carry it.
+ *
+ * @since 0.1.0
+ */
+export const customerToJson = (c: Customer): { readonly [key: string]: unknown; readonly id: string; readonly phone: string | null } => ({
+  ...c,
+  lastPurchaseAt: c.lastPurchaseAt === null ? null : c.lastPurchaseAt.toISOString(),
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString()
+})
+
 // ---------------------------------------------------------------------------------------------
 // Input schemas: what callers may send. Every string is trimmed, bounded, and free of control
 // characters and unpaired surrogates (PostgreSQL refuses NUL; SQLite would store it silently).

@@ -3,16 +3,18 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type { StorageError } from "../domain/Errors.js"
 import type { DomainEvent } from "../domain/Events.js"
 
 /**
- * Where services hand their events. Services call `publish` only after their transaction has
- * committed, so a subscriber never sees an event for a change that was rolled back.
+ * Where services hand their events: inside the transaction of the change, so an event exists if
+ * and only if its change committed (the SQL adapter writes them to the outbox table). Delivery to
+ * subscribers is the relay's job.
  *
  * @since 0.1.0
  */
 export interface EventPublisher {
-  readonly publish: (events: ReadonlyArray<DomainEvent>) => Effect.Effect<void>
+  readonly publish: (events: ReadonlyArray<DomainEvent>) => Effect.Effect<void, StorageError>
 }
 
 /** @since 0.1.0 */

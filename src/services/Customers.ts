@@ -18,6 +18,7 @@ import {
   CustomerId,
   CustomerNotFound,
   CustomerPatch,
+  customerToJson,
   foldText,
   GetOrCreateInput,
   makeCustomerId,
@@ -50,7 +51,7 @@ export interface Customers {
   /**
    * Returns the customer holding the phone, or creates it (with `name` when given). Exactly one
    * customer per phone however many callers race; exactly one of them sees `created: true`, and
-   * only that call publishes `customer.created`. An existing customer is returned as stored, even
+   * only that call writes `customer.created` (in its transaction). An existing customer is returned as stored, even
    * when deleted (`status: "inactive"`): the phone stays theirs.
    */
   readonly getOrCreate: (
@@ -151,6 +152,7 @@ export const make = Effect.gen(function*() {
       })
     })
 
+  /** Written in the creating transaction: the event exists if and only if the customer does. */
   const created = (customer: Customer) =>
     Effect.gen(function*() {
       const event: CustomerCreated = {
@@ -159,7 +161,7 @@ export const make = Effect.gen(function*() {
         channel: "customers",
         subject: customer.id,
         occurredAt: customer.createdAt,
-        data: { customer, source: customer.source }
+        data: { customer: customerToJson(customer), source: customer.source }
       }
       yield* events.publish([event])
     })
@@ -169,8 +171,7 @@ export const make = Effect.gen(function*() {
       const input = yield* decodeCreate(raw)
       const phone = yield* normalizePhone(input.phone)
       const customer = yield* newCustomer({ phone, name: input.name, source: input.source ?? "customer_hub", rest: input })
-      yield* tx.withTransaction(repo.insert(customer))
-      yield* created(customer)
+      yield* tx.withTransaction(Effect.zipRight(repo.insert(customer), created(customer)))
       return customer
     })
 
@@ -181,9 +182,12 @@ export const make = Effect.gen(function*() {
       const existing = yield* repo.findByPhone(phone)
       if (Option.isSome(existing)) return { customer: existing.value, created: false }
       const candidate = yield* newCustomer({ phone, name: input.name ?? null, source: input.source })
-      const result = yield* tx.withTransaction(repo.insertOrGet(candidate as Customer & { phone: Phone.Phone }))
-      if (result.created) yield* created(result.customer)
-      return result
+      return yield* tx.withTransaction(
+        Effect.tap(
+          repo.insertOrGet(candidate as Customer & { phone: Phone.Phone }),
+          (result) => (result.created ? created(result.customer) : Effect.void)
+        )
+      )
     })
 
   const findByPhone: Customers["findByPhone"] = (raw) =>

@@ -1,7 +1,7 @@
 /**
- * An in-process event bus: the `EventPublisher` port fanning events out to subscribers' unbounded
- * queues, by channel. Delivery is at-most-once and lives in memory: a process that stops loses what it has
- * not delivered. (The transactional outbox replaces it where events must survive a crash.)
+ * In-process delivery of events to subscribers, by channel: the relay hands it what it reads
+ * from the outbox, and it fans each event out to the unbounded queue of every subscriber of the
+ * event's channel, in order, before `deliver` returns.
  *
  * @since 0.1.0
  */
@@ -10,56 +10,52 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import type { Channel, DomainEvent } from "../../domain/Events.js"
-import { EventPublisher } from "../../ports/EventPublisher.js"
+import type { Channel, StoredEvent } from "../../domain/Events.js"
 
 /**
- * Subscriptions to published events.
+ * Subscriptions to delivered events.
  *
  * @since 0.1.0
  */
 export interface EventBus {
-  /** A queue of the events of `channels` published from now on, open for the life of the scope. */
+  /** Hands events to the current subscribers of their channels. */
+  readonly deliver: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void>
+  /** A queue of the events of `channels` delivered from now on, open for the life of the scope. */
   readonly subscribe: (
     channels: ReadonlyArray<Channel>
-  ) => Effect.Effect<Queue.Dequeue<DomainEvent>, never, Scope.Scope>
+  ) => Effect.Effect<Queue.Dequeue<StoredEvent>, never, Scope.Scope>
+  /** How many subscriptions are open. */
+  readonly subscribers: Effect.Effect<number>
 }
 
 /** @since 0.1.0 */
 export const EventBus: Context.Tag<EventBus, EventBus> = Context.GenericTag<EventBus>("customer360/EventBus")
 
-/**
- * Both services on one `PubSub`.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<EventBus | EventPublisher> = Layer.effectContext(
-  Effect.sync(() => {
-    // Publishing offers each event to every matching subscriber's unbounded queue before it
-    // returns, so delivery order is publication order and nothing waits on a forwarding fiber.
-    const subscribers = new Set<{ readonly wanted: ReadonlySet<string>; readonly queue: Queue.Queue<DomainEvent> }>()
-    const publisher = EventPublisher.of({
-      publish: (events) =>
-        Effect.sync(() => {
-          for (const event of events) {
-            for (const s of subscribers) if (s.wanted.has(event.channel)) s.queue.unsafeOffer(event)
-          }
-        })
-    })
-    const bus = EventBus.of({
-      subscribe: (channels) =>
-        Effect.acquireRelease(
-          Effect.map(Queue.unbounded<DomainEvent>(), (queue) => {
-            subscribers.add({ wanted: new Set(channels), queue })
-            return queue
-          }),
-          (queue) =>
-            Effect.suspend(() => {
-              for (const s of subscribers) if (s.queue === queue) subscribers.delete(s)
-              return Queue.shutdown(queue)
-            })
-        )
-    })
-    return Context.make(EventPublisher, publisher).pipe(Context.add(EventBus, bus))
+/** @since 0.1.0 */
+export const make: Effect.Effect<EventBus> = Effect.sync(() => {
+  const subscribers = new Set<{ readonly wanted: ReadonlySet<string>; readonly queue: Queue.Queue<StoredEvent> }>()
+  return EventBus.of({
+    deliver: (events) =>
+      Effect.sync(() => {
+        for (const event of events) {
+          for (const s of subscribers) if (s.wanted.has(event.channel)) s.queue.unsafeOffer(event)
+        }
+      }),
+    subscribe: (channels) =>
+      Effect.acquireRelease(
+        Effect.map(Queue.unbounded<StoredEvent>(), (queue) => {
+          subscribers.add({ wanted: new Set(channels), queue })
+          return queue
+        }),
+        (queue) =>
+          Effect.suspend(() => {
+            for (const s of subscribers) if (s.queue === queue) subscribers.delete(s)
+            return Queue.shutdown(queue)
+          })
+      ),
+    subscribers: Effect.sync(() => subscribers.size)
   })
-)
+})
+
+/** @since 0.1.0 */
+export const layer: Layer.Layer<EventBus> = Layer.effect(EventBus, make)

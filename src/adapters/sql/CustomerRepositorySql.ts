@@ -139,9 +139,17 @@ export const make = Effect.gen(function*() {
       Effect.flatMap((rows) => rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(rowToCustomer(rows[0]!), Option.some))
     )
 
+  /** Every customer has a wallet from its first moment (DOMAIN §2), created in the same transaction. */
+  const insertWallet = (customer: Customer) => {
+    const at = customer.createdAt.getTime()
+    return sql`INSERT INTO c360_wallets (customer_id, balance, version, created_at, updated_at)
+      VALUES (${customer.id}, 0, 0, ${at}, ${at})`.pipe(storage("creating a wallet"))
+  }
+
   const insert = (customer: Customer) =>
     sql`INSERT INTO c360_customers ${sql.insert(toRow(customer))}`.pipe(
       uniqueToExists("creating a customer", customer.phone, customer.email),
+      Effect.zipRight(insertWallet(customer)),
       Effect.as(customer)
     )
 
@@ -153,7 +161,10 @@ export const make = Effect.gen(function*() {
         const inserted = yield* sql<{ id: string }>`INSERT INTO c360_customers ${
           sql.insert(toRow(customer))
         } ON CONFLICT (phone) DO NOTHING RETURNING id`.pipe(storage("creating a customer"))
-        if (inserted.length === 1) return { customer, created: true }
+        if (inserted.length === 1) {
+          yield* insertWallet(customer)
+          return { customer, created: true }
+        }
         const existing = yield* selectByPhone(customer.phone)
         if (Option.isSome(existing)) return { customer: existing.value, created: false }
       }

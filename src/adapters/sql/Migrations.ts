@@ -42,13 +42,108 @@ const customers = Effect.gen(function*() {
   yield* sql`CREATE INDEX c360_customers_created_idx ON c360_customers (created_at DESC, id DESC)`
 })
 
+const wallets = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const serial = sql.onDialectOrElse({ pg: () => "BIGSERIAL PRIMARY KEY", orElse: () => "INTEGER PRIMARY KEY AUTOINCREMENT" })
+  yield* sql`CREATE TABLE c360_wallets (
+    customer_id TEXT PRIMARY KEY REFERENCES c360_customers (id),
+    balance BIGINT NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    version BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`
+  yield* sql`INSERT INTO c360_wallets (customer_id, balance, version, created_at, updated_at)
+    SELECT id, 0, 0, created_at, created_at FROM c360_customers`
+  yield* sql`CREATE TABLE c360_virtual_credits (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES c360_wallets (customer_id),
+    amount BIGINT NOT NULL CHECK (amount > 0),
+    remaining BIGINT NOT NULL CHECK (remaining >= 0 AND remaining <= amount),
+    expired_amount BIGINT NOT NULL DEFAULT 0 CHECK (expired_amount >= 0),
+    status TEXT NOT NULL CHECK (status IN ('active', 'consumed', 'expired')),
+    reason TEXT NOT NULL,
+    ticket_id TEXT,
+    transaction_id TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL CHECK (expires_at > issued_at),
+    CHECK (status <> 'active' OR remaining > 0)
+  )`
+  yield* sql`CREATE INDEX c360_virtual_credits_wallet_idx ON c360_virtual_credits (customer_id) WHERE status = 'active'`
+  yield* sql`CREATE INDEX c360_virtual_credits_due_idx ON c360_virtual_credits (expires_at, id) WHERE status = 'active'`
+  yield* sql`CREATE TABLE c360_wallet_operations (
+    reference TEXT PRIMARY KEY,
+    transaction_id TEXT NOT NULL UNIQUE,
+    customer_id TEXT NOT NULL REFERENCES c360_wallets (customer_id),
+    kind TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  )`
+  yield* sql.unsafe(`CREATE TABLE c360_ledger_entries (
+    seq ${serial},
+    id TEXT NOT NULL UNIQUE,
+    transaction_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES c360_wallets (customer_id),
+    kind TEXT NOT NULL CHECK (kind IN ('deposit', 'withdrawal', 'credit_issued', 'credit_spent', 'credit_expired')),
+    amount BIGINT NOT NULL CHECK (amount <> 0),
+    balance_after BIGINT NOT NULL CHECK (balance_after >= 0),
+    credit_id TEXT,
+    credit_remaining_after BIGINT CHECK (credit_remaining_after >= 0),
+    reference TEXT NOT NULL,
+    source TEXT,
+    note TEXT,
+    created_at BIGINT NOT NULL,
+    CHECK ((credit_id IS NULL) = (kind IN ('deposit', 'withdrawal')))
+  )`)
+  yield* sql`CREATE INDEX c360_ledger_entries_wallet_idx ON c360_ledger_entries (customer_id, seq)`
+  // The ledger is append-only, and the database says so.
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.zipRight(
+        sql.unsafe(`CREATE FUNCTION c360_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'c360_ledger_entries is append-only'; END $$`),
+        sql`CREATE TRIGGER c360_ledger_entries_append_only BEFORE UPDATE OR DELETE ON c360_ledger_entries
+          FOR EACH ROW EXECUTE FUNCTION c360_ledger_append_only()`
+      ),
+    orElse: () =>
+      Effect.zipRight(
+        sql`CREATE TRIGGER c360_ledger_entries_no_update BEFORE UPDATE ON c360_ledger_entries
+          BEGIN SELECT RAISE(ABORT, 'c360_ledger_entries is append-only'); END`,
+        sql`CREATE TRIGGER c360_ledger_entries_no_delete BEFORE DELETE ON c360_ledger_entries
+          BEGIN SELECT RAISE(ABORT, 'c360_ledger_entries is append-only'); END`
+      )
+  })
+  // Outbox: events written in the transaction of their change. On PostgreSQL each row records its
+  // transaction id, so a relay reads in (tx, seq) order only below the oldest running transaction
+  // and never skips a row that commits late; SQLite commits one writer at a time, so tx stays 0.
+  const tx = sql.onDialectOrElse({ pg: () => "BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)", orElse: () => "BIGINT NOT NULL DEFAULT 0" })
+  yield* sql.unsafe(`CREATE TABLE c360_outbox (
+    seq ${serial},
+    tx ${tx},
+    id TEXT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL
+  )`)
+  yield* sql`CREATE INDEX c360_outbox_position_idx ON c360_outbox (tx, seq)`
+  yield* sql`CREATE TABLE c360_relay_checkpoints (
+    name TEXT PRIMARY KEY,
+    tx BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`
+})
+
 /**
  * Every migration of the library, in order.
  *
  * @since 0.1.0
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0001_customers": customers
+  "0001_customers": customers,
+  "0002_wallets": wallets
 }
 
 /**

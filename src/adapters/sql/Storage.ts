@@ -11,18 +11,23 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { StorageError } from "../../domain/Errors.js"
 import type { CustomerRepository } from "../../ports/CustomerRepository.js"
+import type { EventPublisher } from "../../ports/EventPublisher.js"
+import type { Outbox } from "../../ports/Outbox.js"
 import type { Transactions } from "../../ports/Transactions.js"
+import type { WalletStore } from "../../ports/WalletStore.js"
 import * as CustomerRepositorySql from "./CustomerRepositorySql.js"
 import { migrate } from "./Migrations.js"
 import { classify } from "./SqlFailure.js"
+import * as OutboxSql from "./OutboxSql.js"
 import * as TransactionsSql from "./Transactions.js"
+import * as WalletStoreSql from "./WalletStoreSql.js"
 
 /**
  * The ports every service uses, all backed by SQL.
  *
  * @since 0.1.0
  */
-export type StoragePorts = CustomerRepository | Transactions
+export type StoragePorts = CustomerRepository | Transactions | WalletStore | Outbox | EventPublisher
 
 /**
  * Runs the migrations, then provides the repositories. A database that cannot be migrated fails
@@ -31,9 +36,13 @@ export type StoragePorts = CustomerRepository | Transactions
  * @since 0.1.0
  */
 export const layer: Layer.Layer<StoragePorts, StorageError, SqlClient.SqlClient> = Layer.mergeAll(
-  Layer.effectDiscard(Effect.asVoid(migrate).pipe(Effect.mapError(migrationFailure))),
   CustomerRepositorySql.layer,
-  TransactionsSql.layer
+  TransactionsSql.layer,
+  WalletStoreSql.layer,
+  OutboxSql.layer
+).pipe(
+  // the repositories may prepare statements when built: the schema must exist first
+  Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate).pipe(Effect.mapError(migrationFailure))))
 )
 
 function migrationFailure(e: MigrationError | SqlError): StorageError {

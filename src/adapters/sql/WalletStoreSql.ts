@@ -1,0 +1,469 @@
+/**
+ * `WalletStore` in SQL. The rules live in the pure planner; this module only decides how a planned
+ * change reaches the database atomically and at most once per reference.
+ *
+ * - PostgreSQL: one read (wallet, active credits and the reference's record in a single query),
+ *   the plan in TypeScript, then one statement that writes everything — wallet, credits, ledger,
+ *   idempotency record, outbox — only if the wallet's version is still the one read. A lost race
+ *   re-reads and re-plans; after three, the request takes the wallet row lock (`FOR UPDATE`) so it
+ *   cannot starve. Two round trips per write in the common case.
+ * - SQLite: the same steps as one synchronous better-sqlite3 transaction (`BEGIN IMMEDIATE`) on the
+ *   library's connection: no interleaving is possible, so no retry is needed.
+ *
+ * Contention (serialization failures, deadlocks, busy database, lost version races) and a broken
+ * connection are retried with jittered exponential backoff, a bounded number of times, outside any
+ * transaction. Retrying is safe because every write is idempotent by its reference.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import { CustomerNotFound } from "../../domain/Customer.js"
+import { StorageError } from "../../domain/Errors.js"
+import {
+  type CreditId,
+  type CreditStatus,
+  IdempotencyConflict,
+  LedgerEntry,
+  type VirtualCredit,
+  type WalletState
+} from "../../domain/Wallet.js"
+import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
+import { SqliteHandle } from "../sqlite/SqliteDatabase.js"
+import { eventRow } from "./OutboxSql.js"
+import { classify, storage } from "./SqlFailure.js"
+
+const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
+
+const toCredit = (r: Record<string, unknown>): VirtualCredit => ({
+  id: String(r.id) as CreditId,
+  amount: int(r.amount),
+  remaining: int(r.remaining),
+  issuedAt: new Date(int(r.issued_at)),
+  expiresAt: new Date(int(r.expires_at)),
+  status: r.status as CreditStatus,
+  reason: String(r.reason),
+  ticketId: r.ticket_id == null ? null : String(r.ticket_id)
+})
+
+const toEntry = (r: Record<string, unknown>) =>
+  Object.assign(
+    new LedgerEntry({
+      id: String(r.id),
+      transactionId: String(r.transaction_id),
+      kind: r.kind as LedgerEntry["kind"],
+      amount: int(r.amount),
+      balanceAfter: int(r.balance_after),
+      creditId: r.credit_id == null ? null : String(r.credit_id),
+      creditRemainingAfter: r.credit_remaining_after == null ? null : int(r.credit_remaining_after),
+      reference: String(r.reference),
+      source: r.source == null ? null : String(r.source),
+      note: r.note == null ? null : String(r.note),
+      createdAt: new Date(int(r.created_at))
+    }),
+    { seq: int(r.seq) }
+  )
+
+const notFound = (key: WalletKey) =>
+  new CustomerNotFound("phone" in key ? { by: "phone", value: key.phone } : { by: "id", value: key.customerId })
+
+interface StoredOperation {
+  readonly kind: string
+  readonly fingerprint: string
+  readonly result: string
+}
+
+/** Replays a recorded operation, or refuses a different payload under the same reference. */
+const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
+  op.kind === kind && op.fingerprint === fingerprint
+    ? Effect.succeed({ replayed: true, result: JSON.parse(op.result) as unknown })
+    : Effect.fail(new IdempotencyConflict({ reference }))
+
+/** Why an attempt must be tried again. */
+class Retry {
+  readonly _tag = "Retry"
+  constructor(readonly reason: "stale" | "contention" | "unavailable") {}
+}
+
+const MAX_ATTEMPTS = 12
+const OPTIMISTIC_ATTEMPTS = 3
+
+/** Jittered exponential backoff: 1, 2, 4 … 64 ms, each scaled by a random factor in [0.5, 1.5). */
+const backoff = (attempt: number) =>
+  Effect.flatMap(Random.next, (r) => Effect.sleep(Duration.millis(Math.min(64, 2 ** attempt) * (0.5 + r))))
+
+/** Runs `attempt` until it stops asking for a retry, at most {@link MAX_ATTEMPTS} times. */
+const withRetries = <A, E, R>(
+  operation: string,
+  attempt: (n: number) => Effect.Effect<A, E | Retry, R>
+): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> => {
+  const loop = (n: number): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> =>
+    Effect.catchIf(
+      attempt(n),
+      (e): e is Retry => e instanceof Retry,
+      (e) =>
+        n + 1 >= MAX_ATTEMPTS
+          ? Effect.fail(new StorageError({ reason: e.reason === "unavailable" ? "unavailable" : "contention", operation }))
+          : Effect.zipRight(e.reason === "stale" && n < OPTIMISTIC_ATTEMPTS ? Effect.void : backoff(n), loop(n + 1))
+    ) as Effect.Effect<A, Exclude<E, Retry> | StorageError, R>
+  return loop(0)
+}
+
+/** Maps a driver failure to a retry (contention, broken connection) or a storage failure. */
+const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
+  const failure = classify(e)
+  if (failure._tag === "Retryable") return Effect.fail(new Retry("contention"))
+  if (failure._tag === "Unavailable") return Effect.fail(new Retry("unavailable"))
+  // Two first deliveries of one reference on different wallets: the loser re-reads and replays.
+  if (failure._tag === "UniqueViolation") return Effect.fail(new Retry("stale"))
+  return Effect.fail(new StorageError({ reason: "unexpected", operation }))
+}
+
+// --- PostgreSQL ---------------------------------------------------------------------------------
+
+const makePg = (sql: SqlClient.SqlClient) => {
+  const loadRow = (key: WalletKey, reference: string | null, locked: boolean) => {
+    const where = "phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`
+    return sql<Record<string, unknown>>`SELECT c.id AS customer_id, w.balance, w.version,
+        (SELECT coalesce(json_agg(json_build_object('id', vc.id, 'amount', vc.amount, 'remaining', vc.remaining,
+            'issued_at', vc.issued_at, 'expires_at', vc.expires_at, 'status', vc.status, 'reason', vc.reason,
+            'ticket_id', vc.ticket_id)), '[]'::json)
+          FROM c360_virtual_credits vc WHERE vc.customer_id = c.id AND vc.status = 'active') AS credits,
+        (SELECT json_build_object('kind', o.kind, 'fingerprint', o.fingerprint, 'result', o.result)
+          FROM c360_wallet_operations o WHERE o.reference = ${reference ?? ""}) AS operation
+      FROM c360_customers c JOIN c360_wallets w ON w.customer_id = c.id
+      WHERE ${where} ${locked ? sql`FOR UPDATE OF w` : sql.literal("")}`
+  }
+
+  const toState = (row: Record<string, unknown>): WalletState => {
+    const credits = (typeof row.credits === "string" ? JSON.parse(row.credits) : row.credits) as Array<Record<string, unknown>>
+    return {
+      customerId: String(row.customer_id),
+      balance: int(row.balance),
+      version: int(row.version),
+      credits: credits.map(toCredit)
+    }
+  }
+
+  const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>) => {
+    const at = change.at.getTime()
+    const entries = change.entries.map((e, ord) => ({ ...e, ord }))
+    const credits = change.newCredits.map((c) => ({
+      id: c.id,
+      amount: c.amount,
+      remaining: c.remaining,
+      status: c.status,
+      reason: c.reason,
+      ticket_id: c.ticketId,
+      issued_at: c.issuedAt.getTime(),
+      expires_at: c.expiresAt.getTime()
+    }))
+    const events = change.events.map((e, ord) => ({ ...eventRow(e), ord }))
+    return sql<{ applied: unknown }>`WITH w AS (
+        UPDATE c360_wallets SET balance = ${change.balanceAfter}, version = version + 1, updated_at = ${at}
+        WHERE customer_id = ${state.customerId} AND version = ${state.version}
+        RETURNING customer_id
+      ), op AS (
+        INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
+        SELECT ${request.reference}, ${change.transactionId}, w.customer_id, ${request.kind}, ${request.fingerprint},
+          ${JSON.stringify(change.result)}, ${at} FROM w
+      ), cu AS (
+        UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
+        FROM jsonb_to_recordset(${JSON.stringify(change.creditUpdates)}::jsonb) AS x(id text, remaining bigint, status text), w
+        WHERE vc.id = x.id AND vc.customer_id = w.customer_id AND vc.status = 'active'
+      ), nc AS (
+        INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id, transaction_id, issued_at, expires_at)
+        SELECT x.id, w.customer_id, x.amount, x.remaining, x.status, x.reason, x.ticket_id, ${change.transactionId}, x.issued_at, x.expires_at
+        FROM jsonb_to_recordset(${JSON.stringify(credits)}::jsonb) AS x(id text, amount bigint, remaining bigint, status text,
+          reason text, ticket_id text, issued_at bigint, expires_at bigint), w
+      ), le AS (
+        INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+          credit_remaining_after, reference, source, note, created_at)
+        SELECT x.id, ${change.transactionId}, w.customer_id, x.kind, x.amount, x."balanceAfter", x."creditId",
+          x."creditRemainingAfter", ${request.reference}, x.source, x.note, ${at}
+        FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb) AS x(ord int, id text, kind text, amount bigint,
+          "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text), w
+        ORDER BY x.ord
+      ), ob AS (
+        INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+        SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
+        FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb) AS x(ord int, id text, channel text, type text,
+          subject text, payload text, occurred_at bigint), w
+        ORDER BY x.ord
+      )
+      SELECT count(*) AS applied FROM w`.pipe(Effect.map((rows) => int(rows[0]?.applied) === 1))
+  }
+
+  const apply = <E>(request: WalletRequest<E>) =>
+    withRetries(`a wallet ${request.kind}`, (n) => {
+      const locked = n >= OPTIMISTIC_ATTEMPTS
+      const attempt = Effect.gen(function*() {
+        const rows = yield* loadRow(request.wallet, request.reference, locked)
+        if (rows.length === 0) return yield* notFound(request.wallet)
+        const row = rows[0]!
+        if (row.operation != null) {
+          const op = (typeof row.operation === "string" ? JSON.parse(row.operation) : row.operation) as StoredOperation
+          return yield* replay(request.reference, request.kind, request.fingerprint, op)
+        }
+        const state = toState(row)
+        const change = yield* request.plan(state)
+        const applied = yield* write(state, change, request as WalletRequest<unknown>)
+        if (!applied) return yield* Effect.fail(new Retry("stale"))
+        return { replayed: false, result: change.result }
+      })
+      return Effect.catchIf(
+        locked ? sql.withTransaction(attempt) : attempt,
+        (e): e is SqlError => e instanceof SqlError,
+        sqlFailure(`a wallet ${request.kind}`)
+      )
+    })
+
+  const load = (key: WalletKey) =>
+    loadRow(key, null, false).pipe(
+      storage("reading a wallet"),
+      Effect.flatMap((rows) => (rows.length === 0 ? Effect.fail(notFound(key)) : Effect.succeed(toState(rows[0]!))))
+    )
+
+  const expireBatch = (now: Date, limit: number) => {
+    const at = now.getTime()
+    return withRetries("expiring credits", () =>
+      sql<{ expired: unknown; amount: unknown }>`WITH due AS (
+          SELECT id, customer_id, remaining, expires_at FROM c360_virtual_credits
+          WHERE status = 'active' AND expires_at <= ${at}
+          ORDER BY expires_at, id LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+        ), upd AS (
+          UPDATE c360_virtual_credits vc SET expired_amount = due.remaining, remaining = 0, status = 'expired'
+          FROM due WHERE vc.id = due.id AND vc.status = 'active'
+          RETURNING vc.id, vc.customer_id, due.remaining AS amount, due.expires_at
+        ), w AS (
+          UPDATE c360_wallets w SET version = w.version + 1, updated_at = ${at}
+          FROM (SELECT DISTINCT customer_id FROM upd) x WHERE w.customer_id = x.customer_id
+          RETURNING w.customer_id, w.balance
+        ), le AS (
+          INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+            credit_remaining_after, reference, created_at)
+          SELECT 'le_exp_' || upd.id, 'txn_exp_' || upd.id, upd.customer_id, 'credit_expired', -upd.amount, w.balance,
+            upd.id, 0, 'expire:' || upd.id, ${at}
+          FROM upd JOIN w ON w.customer_id = upd.customer_id
+        ), ob AS (
+          INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+          SELECT 'evt_exp_' || upd.id, 'wallets', 'wallet.credit_expired', upd.customer_id,
+            json_build_object('creditId', upd.id, 'amount', upd.amount,
+              'expiresAt', to_char(to_timestamp(upd.expires_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
+            ${at}
+          FROM upd
+        )
+        SELECT count(*) AS expired, coalesce(sum(amount), 0) AS amount FROM upd`.pipe(
+        Effect.map((rows) => ({ expired: int(rows[0]?.expired), amount: int(rows[0]?.amount) })),
+        Effect.catchTag("SqlError", sqlFailure("expiring credits"))
+      ))
+  }
+
+  return { apply, load, expireBatch }
+}
+
+// --- SQLite ---------------------------------------------------------------------------------------
+
+type SqliteOutcome =
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "Recorded"; readonly op: StoredOperation }
+  | { readonly _tag: "Refused"; readonly error: unknown }
+  | { readonly _tag: "Applied"; readonly result: unknown }
+
+const makeSqlite = (handle: SqliteHandle) => {
+  const db = handle.db
+  const statements = {
+    walletByPhone: db.prepare(`SELECT c.id AS customer_id, w.balance, w.version FROM c360_customers c
+      JOIN c360_wallets w ON w.customer_id = c.id WHERE c.phone = ?`),
+    walletById: db.prepare(`SELECT w.customer_id, w.balance, w.version FROM c360_wallets w WHERE w.customer_id = ?`),
+    credits: db.prepare(`SELECT id, amount, remaining, issued_at, expires_at, status, reason, ticket_id
+      FROM c360_virtual_credits WHERE customer_id = ? AND status = 'active'`),
+    operation: db.prepare(`SELECT kind, fingerprint, result FROM c360_wallet_operations WHERE reference = ?`),
+    updateWallet: db.prepare(`UPDATE c360_wallets SET balance = ?, version = version + 1, updated_at = ?
+      WHERE customer_id = ? AND version = ?`),
+    insertOperation: db.prepare(`INSERT INTO c360_wallet_operations
+      (reference, transaction_id, customer_id, kind, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    updateCredit: db.prepare(`UPDATE c360_virtual_credits SET remaining = ?, status = ?
+      WHERE id = ? AND customer_id = ? AND status = 'active'`),
+    insertCredit: db.prepare(`INSERT INTO c360_virtual_credits
+      (id, customer_id, amount, remaining, status, reason, ticket_id, transaction_id, issued_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEntry: db.prepare(`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount,
+      balance_after, credit_id, credit_remaining_after, reference, source, note, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertEvent: db.prepare(`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+      VALUES (?, ?, ?, ?, ?, ?)`)
+  }
+
+  const loadState = (key: WalletKey): WalletState | undefined => {
+    const row = ("phone" in key ? statements.walletByPhone.get(key.phone) : statements.walletById.get(key.customerId)) as
+      | Record<string, unknown>
+      | undefined
+    if (row === undefined) return undefined
+    const customerId = String(row.customer_id)
+    return {
+      customerId,
+      balance: int(row.balance),
+      version: int(row.version),
+      credits: (statements.credits.all(customerId) as Array<Record<string, unknown>>).map(toCredit)
+    }
+  }
+
+  const transact = db.transaction((request: WalletRequest<unknown>): SqliteOutcome => {
+    const state = loadState(request.wallet)
+    if (state === undefined) return { _tag: "NotFound" }
+    const op = statements.operation.get(request.reference) as StoredOperation | undefined
+    if (op !== undefined) return { _tag: "Recorded", op }
+    const planned = request.plan(state)
+    if (Either.isLeft(planned)) return { _tag: "Refused", error: planned.left }
+    const change = planned.right
+    const at = change.at.getTime()
+    const customerId = state.customerId
+    if (statements.updateWallet.run(change.balanceAfter, at, customerId, state.version).changes !== 1) {
+      throw new Error("wallet changed under its write lock") // impossible: IMMEDIATE holds the lock
+    }
+    statements.insertOperation.run(
+      request.reference, change.transactionId, customerId, request.kind, request.fingerprint, JSON.stringify(change.result), at
+    )
+    for (const u of change.creditUpdates) {
+      if (statements.updateCredit.run(u.remaining, u.status, u.id, customerId).changes !== 1) {
+        throw new Error("credit changed under its write lock")
+      }
+    }
+    for (const c of change.newCredits) {
+      statements.insertCredit.run(
+        c.id, customerId, c.amount, c.remaining, c.status, c.reason, c.ticketId, change.transactionId,
+        c.issuedAt.getTime(), c.expiresAt.getTime()
+      )
+    }
+    for (const e of change.entries) {
+      statements.insertEntry.run(
+        e.id, change.transactionId, customerId, e.kind, e.amount, e.balanceAfter, e.creditId, e.creditRemainingAfter,
+        request.reference, e.source, e.note, at
+      )
+    }
+    for (const e of change.events) {
+      const r = eventRow(e)
+      statements.insertEvent.run(r.id, r.channel, r.type, r.subject, r.payload, r.occurred_at)
+    }
+    return { _tag: "Applied", result: change.result }
+  })
+
+  const apply = <E>(request: WalletRequest<E>) =>
+    withRetries(`a wallet ${request.kind}`, () =>
+      handle.run(() => transact.immediate(request as WalletRequest<unknown>)).pipe(
+        Effect.catchTag("SqlError", sqlFailure(`a wallet ${request.kind}`)),
+        Effect.flatMap((outcome): Effect.Effect<{ replayed: boolean; result: unknown }, E | CustomerNotFound | IdempotencyConflict> => {
+          switch (outcome._tag) {
+            case "NotFound":
+              return Effect.fail(notFound(request.wallet))
+            case "Recorded":
+              return replay(request.reference, request.kind, request.fingerprint, outcome.op)
+            case "Refused":
+              return Effect.fail(outcome.error as E)
+            case "Applied":
+              return Effect.succeed({ replayed: false, result: outcome.result })
+          }
+        })
+      ))
+
+  const load = (key: WalletKey) =>
+    handle.run(() => loadState(key)).pipe(
+      storage("reading a wallet"),
+      Effect.flatMap((state) => (state === undefined ? Effect.fail(notFound(key)) : Effect.succeed(state)))
+    )
+
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS c360_expiry_batch (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,
+    amount INTEGER NOT NULL, expires_at INTEGER NOT NULL)`)
+  const expiry = {
+    clear: db.prepare(`DELETE FROM temp.c360_expiry_batch`),
+    pick: db.prepare(`INSERT INTO temp.c360_expiry_batch (id, customer_id, amount, expires_at)
+      SELECT id, customer_id, remaining, expires_at FROM c360_virtual_credits
+      WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`),
+    entries: db.prepare(`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after,
+        credit_id, credit_remaining_after, reference, created_at)
+      SELECT 'le_exp_' || b.id, 'txn_exp_' || b.id, b.customer_id, 'credit_expired', -b.amount, w.balance, b.id, 0,
+        'expire:' || b.id, ?
+      FROM temp.c360_expiry_batch b JOIN c360_wallets w ON w.customer_id = b.customer_id ORDER BY b.expires_at, b.id`),
+    events: db.prepare(`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+      SELECT 'evt_exp_' || b.id, 'wallets', 'wallet.credit_expired', b.customer_id,
+        json_object('creditId', b.id, 'amount', b.amount,
+          'expiresAt', strftime('%Y-%m-%dT%H:%M:%fZ', b.expires_at / 1000.0, 'unixepoch')), ?
+      FROM temp.c360_expiry_batch b ORDER BY b.expires_at, b.id`),
+    credits: db.prepare(`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
+      WHERE id IN (SELECT id FROM temp.c360_expiry_batch)`),
+    wallets: db.prepare(`UPDATE c360_wallets SET version = version + 1, updated_at = ?
+      WHERE customer_id IN (SELECT DISTINCT customer_id FROM temp.c360_expiry_batch)`),
+    totals: db.prepare(`SELECT count(*) AS expired, coalesce(sum(amount), 0) AS amount FROM temp.c360_expiry_batch`)
+  }
+  const expireTransaction = db.transaction((at: number, limit: number) => {
+    expiry.clear.run()
+    expiry.pick.run(at, limit)
+    const totals = expiry.totals.get() as { expired: number; amount: number }
+    if (totals.expired > 0) {
+      expiry.entries.run(at)
+      expiry.events.run(at)
+      expiry.credits.run()
+      expiry.wallets.run(at)
+    }
+    expiry.clear.run()
+    return { expired: int(totals.expired), amount: int(totals.amount) }
+  })
+  const expireBatch = (now: Date, limit: number) =>
+    withRetries("expiring credits", () =>
+      handle.run(() => expireTransaction.immediate(now.getTime(), limit)).pipe(
+        Effect.catchTag("SqlError", sqlFailure("expiring credits"))
+      ))
+
+  return { apply, load, expireBatch }
+}
+
+/**
+ * Builds the store over the `SqlClient` in context, using the synchronous path when a
+ * {@link SqliteHandle} is provided.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const handle = yield* Effect.serviceOption(SqliteHandle)
+  const engine = Option.isSome(handle)
+    ? makeSqlite(handle.value)
+    : sql.onDialectOrElse({
+      pg: () => makePg(sql),
+      orElse: () => {
+        throw new Error("WalletStore needs PostgreSQL or the library's SQLite client")
+      }
+    })
+
+  const entries = (customerId: string, options: { readonly limit: number; readonly before: number | null }) =>
+    (options.before === null
+      ? sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+          ORDER BY seq DESC LIMIT ${options.limit}`
+      : sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+          AND seq < ${options.before} ORDER BY seq DESC LIMIT ${options.limit}`).pipe(
+        Effect.map((rows) => ({ items: rows.map(toEntry) })),
+        storage("reading wallet transactions")
+      )
+
+  return WalletStore.of({
+    apply: engine.apply,
+    load: engine.load,
+    entries,
+    expireBatch: engine.expireBatch
+  })
+})
+
+/**
+ * The store as a layer; on SQLite it needs the library's client (`SqliteDatabase.layerClient`).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<WalletStore, never, SqlClient.SqlClient> = Layer.effect(WalletStore, make)

@@ -1,0 +1,443 @@
+/**
+ * The wallet use cases of DOMAIN §3: deposit, withdraw (credits first, FIFO by expiry), issue
+ * virtual credits, read the wallet and its ledger, expire credits. Inputs are decoded here; every
+ * write is planned by the pure rules of `domain/Wallet` and committed by the `WalletStore` at most
+ * once per `reference`, with its event in the same transaction.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { type CustomerNotFound, Text } from "../domain/Customer.js"
+import { StorageError, ValidationError } from "../domain/Errors.js"
+import type { WalletCreditExpired } from "../domain/Events.js"
+import { encodeId } from "../domain/Ids.js"
+import { InvalidAmount, type Money, money } from "../domain/Money.js"
+import * as Phone from "../domain/Phone.js"
+import {
+  creditView,
+  CreditResult,
+  DEFAULT_CREDIT_DAYS,
+  DepositResult,
+  DepositSource,
+  type IdempotencyConflict,
+  type InsufficientFunds,
+  LedgerEntry,
+  makeCreditId,
+  makeTransactionId,
+  planWithdrawal,
+  type VirtualCredit,
+  walletView,
+  type WalletView,
+  WithdrawResult
+} from "../domain/Wallet.js"
+import type { NewEntry, WalletChange } from "../ports/WalletStore.js"
+import { WalletStore } from "../ports/WalletStore.js"
+import { Customer360Config } from "./Config.js"
+
+/** @since 0.1.0 */
+export type { WalletCreditExpired }
+
+/**
+ * Input of `deposit`. `reference` is the idempotency key (a bank transaction id, a receipt
+ * number): the same reference with the same payload returns the first result; with another payload
+ * it fails `IdempotencyConflict`.
+ *
+ * @since 0.1.0
+ */
+export interface DepositInput {
+  readonly phone: string
+  readonly amount: number
+  readonly reference: string
+  readonly source: DepositSource
+  readonly note?: string | null | undefined
+}
+
+/** Input of `withdraw`. @since 0.1.0 */
+export interface WithdrawInput {
+  readonly phone: string
+  readonly amount: number
+  readonly reference: string
+  readonly note?: string | null | undefined
+}
+
+/**
+ * Input of `issueVirtualCredit`: the credit expires `expiresInDays` days after issue (default 15),
+ * or at `expiresAt` (a `Date` or ISO string after now) — not both.
+ *
+ * @since 0.1.0
+ */
+export interface IssueCreditInput {
+  readonly phone: string
+  readonly amount: number
+  readonly reason: string
+  readonly reference: string
+  readonly expiresInDays?: number | undefined
+  readonly expiresAt?: Date | string | undefined
+  readonly ticketId?: string | null | undefined
+}
+
+/** One page of ledger entries, newest first; pass `nextCursor` back to read on. @since 0.1.0 */
+export interface TransactionsPage {
+  readonly items: ReadonlyArray<LedgerEntry>
+  readonly nextCursor: string | null
+}
+
+type WriteError = Phone.InvalidPhone | ValidationError | InvalidAmount | CustomerNotFound | IdempotencyConflict | StorageError
+
+/**
+ * The wallet service.
+ *
+ * @since 0.1.0
+ */
+export interface Wallets {
+  /** The wallet of the customer holding the phone, as of now. */
+  readonly get: (phone: string) => Effect.Effect<WalletView, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
+  /** Adds to the real balance. */
+  readonly deposit: (input: DepositInput) => Effect.Effect<DepositResult, WriteError>
+  /**
+   * Takes `amount` from the spendable credits (earliest expiry first) and then the real balance, all
+   * or nothing; `InsufficientFunds` changes nothing.
+   */
+  readonly withdraw: (input: WithdrawInput) => Effect.Effect<WithdrawResult, WriteError | InsufficientFunds>
+  /** Issues a virtual credit. */
+  readonly issueVirtualCredit: (input: IssueCreditInput) => Effect.Effect<CreditResult, WriteError>
+  /** Ledger entries of the wallet, newest first; `limit` 1–200 (default 50). */
+  readonly transactions: (
+    phone: string,
+    options?: { readonly limit?: number; readonly cursor?: string | null }
+  ) => Effect.Effect<TransactionsPage, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
+  /**
+   * Expires every credit due at the configured clock's now, in transactions of at most `batchSize`
+   * credits (default 1000), until none is left or `maxBatches` have run. Safe to run twice or on two
+   * processes at once: each credit is expired once.
+   */
+  readonly expireCredits: (options?: {
+    readonly batchSize?: number
+    readonly maxBatches?: number
+  }) => Effect.Effect<{ readonly expired: number; readonly amount: number }, ValidationError | StorageError>
+}
+
+/** @since 0.1.0 */
+export const Wallets: Context.Tag<Wallets, Wallets> = Context.GenericTag<Wallets>("customer360/Wallets")
+
+const decoder = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
+  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
+  return (input: unknown): Effect.Effect<A, ValidationError> =>
+    Effect.mapError(decode(input), (e) => ValidationError.fromParseError(what, e))
+}
+
+const Reference = Text(200)
+const Note = Schema.optional(Schema.NullOr(Text(500)))
+
+const decodeDeposit = decoder(
+  Schema.Struct({ phone: Schema.String, amount: Schema.Unknown, reference: Reference, source: DepositSource, note: Note }),
+  "deposit"
+)
+const decodeWithdraw = decoder(
+  Schema.Struct({ phone: Schema.String, amount: Schema.Unknown, reference: Reference, note: Note }),
+  "withdrawal"
+)
+const decodeCredit = decoder(
+  Schema.Struct({
+    phone: Schema.String,
+    amount: Schema.Unknown,
+    reason: Text(500),
+    reference: Reference,
+    expiresInDays: Schema.optional(Schema.Int.pipe(Schema.between(1, 3650))),
+    expiresAt: Schema.optional(Schema.Union(Schema.ValidDateFromSelf, Schema.Date)),
+    ticketId: Schema.optional(Schema.NullOr(Text(100)))
+  }),
+  "virtual credit"
+)
+const decodePage = decoder(
+  Schema.Struct({
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 200))),
+    cursor: Schema.optional(Schema.NullOr(Schema.String.pipe(Schema.pattern(/^\d{1,15}$/, { message: () => "must be a cursor returned by a previous page" }))))
+  }),
+  "transactions query"
+)
+const decodeJob = decoder(
+  Schema.Struct({
+    batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000))),
+    maxBatches: Schema.optional(Schema.Int.pipe(Schema.between(1, Number.MAX_SAFE_INTEGER)))
+  }),
+  "job options"
+)
+const decodePhoneString = decoder(Schema.String, "phone")
+
+const randomBytes = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(10)))
+const DAY = 86_400_000
+
+const encodeDeposit = Schema.encodeSync(DepositResult)
+const encodeWithdraw = Schema.encodeSync(WithdrawResult)
+const encodeCredit = Schema.encodeSync(CreditResult)
+
+/** Decodes a stored (or just planned) result; a stored one that does not decode is corrupt storage. */
+const result = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknown(schema)
+  return (json: unknown): Effect.Effect<A, StorageError> =>
+    Effect.mapError(decode(json), () => new StorageError({ reason: "corrupt", operation: "reading a recorded wallet result" }))
+}
+const depositResult = result(DepositResult)
+const withdrawResult = result(WithdrawResult)
+const creditResult = result(CreditResult)
+
+const entryId = (transactionId: string, i: number) => `le_${transactionId.slice(4)}_${i}`
+
+/**
+ * Builds the service from its ports.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const store = yield* WalletStore
+  const config = yield* Customer360Config
+
+  const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
+  const amountOf = (raw: unknown): Effect.Effect<Money, InvalidAmount> => Effect.suspend(() => money(raw))
+  const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+  const newTransaction = Effect.zipWith(Clock.currentTimeMillis, randomBytes, makeTransactionId)
+
+  const get: Wallets["get"] = (raw) =>
+    Effect.gen(function*() {
+      const phone = yield* Effect.flatMap(decodePhoneString(raw), normalizePhone)
+      const state = yield* store.load({ phone })
+      return walletView(state, yield* now)
+    })
+
+  const deposit: Wallets["deposit"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeDeposit(raw)
+      const amount = yield* amountOf(input.amount)
+      const phone = yield* normalizePhone(input.phone)
+      const at = yield* now
+      const transactionId = yield* newTransaction
+      const note = input.note ?? null
+      const outcome = yield* store.apply({
+        wallet: { phone },
+        reference: input.reference,
+        kind: "deposit",
+        fingerprint: JSON.stringify([phone, amount, input.source, note]),
+        plan: (state): Either.Either<WalletChange, InvalidAmount> => {
+          const balanceAfter = state.balance + amount
+          if (!Number.isSafeInteger(balanceAfter)) {
+            return Either.left(new InvalidAmount({ reason: "too_large", input: String(amount) }))
+          }
+          const entry: NewEntry = {
+            id: entryId(transactionId, 0),
+            kind: "deposit",
+            amount,
+            balanceAfter,
+            creditId: null,
+            creditRemainingAfter: null,
+            source: input.source,
+            note
+          }
+          const wallet = walletView({ ...state, balance: balanceAfter }, at)
+          return Either.right({
+            transactionId,
+            balanceAfter,
+            creditUpdates: [],
+            newCredits: [],
+            entries: [entry],
+            events: [{
+              id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+              type: "wallet.deposit",
+              channel: "wallets",
+              subject: state.customerId,
+              occurredAt: at,
+              data: { transactionId, amount, source: input.source, reference: input.reference, balanceAfter }
+            }],
+            result: encodeDeposit(new DepositResult({ transactionId, wallet })),
+            at
+          })
+        }
+      })
+      return yield* depositResult(outcome.result)
+    })
+
+  const withdraw: Wallets["withdraw"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeWithdraw(raw)
+      const amount = yield* amountOf(input.amount)
+      const phone = yield* normalizePhone(input.phone)
+      const at = yield* now
+      const transactionId = yield* newTransaction
+      const note = input.note ?? null
+      const outcome = yield* store.apply({
+        wallet: { phone },
+        reference: input.reference,
+        kind: "withdraw",
+        fingerprint: JSON.stringify([phone, amount, note]),
+        plan: (state) =>
+          Either.map(planWithdrawal(state, state.credits, amount, at), (plan): WalletChange => {
+            const entries: Array<NewEntry> = plan.fromCredits.map((part, i) => ({
+              id: entryId(transactionId, i),
+              kind: "credit_spent",
+              amount: -part.amount,
+              balanceAfter: state.balance,
+              creditId: part.creditId,
+              creditRemainingAfter: part.remainingAfter,
+              source: null,
+              note
+            }))
+            if (plan.fromReal > 0) {
+              entries.push({
+                id: entryId(transactionId, entries.length),
+                kind: "withdrawal",
+                amount: -plan.fromReal,
+                balanceAfter: plan.balanceAfter,
+                creditId: null,
+                creditRemainingAfter: null,
+                source: null,
+                note
+              })
+            }
+            const spent = new Map(plan.fromCredits.map((p) => [p.creditId as string, p.remainingAfter]))
+            const credits = state.credits.map((c): VirtualCredit => {
+              const remaining = spent.get(c.id)
+              return remaining === undefined ? c : { ...c, remaining, status: remaining === 0 ? "consumed" : "active" }
+            })
+            const fromCredits = plan.fromCredits.map((p) => ({ creditId: p.creditId as string, amount: p.amount }))
+            const wallet = walletView({ ...state, balance: plan.balanceAfter, credits }, at)
+            return {
+              transactionId,
+              balanceAfter: plan.balanceAfter,
+              creditUpdates: plan.fromCredits.map((p) => ({
+                id: p.creditId,
+                remaining: p.remainingAfter,
+                status: p.remainingAfter === 0 ? "consumed" : "active"
+              })),
+              newCredits: [],
+              entries,
+              events: [{
+                id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+                type: "wallet.withdraw",
+                channel: "wallets",
+                subject: state.customerId,
+                occurredAt: at,
+                data: { transactionId, amount, fromCredits, fromReal: plan.fromReal, reference: input.reference, balanceAfter: plan.balanceAfter }
+              }],
+              result: encodeWithdraw(new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal })),
+              at
+            }
+          })
+      })
+      return yield* withdrawResult(outcome.result)
+    })
+
+  const issueVirtualCredit: Wallets["issueVirtualCredit"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeCredit(raw)
+      const amount = yield* amountOf(input.amount)
+      const phone = yield* normalizePhone(input.phone)
+      const at = yield* now
+      if (input.expiresAt !== undefined && input.expiresInDays !== undefined) {
+        return yield* ValidationError.single("expiresAt", "give expiresAt or expiresInDays, not both")
+      }
+      const expiresAt = input.expiresAt ?? new Date(at.getTime() + (input.expiresInDays ?? DEFAULT_CREDIT_DAYS) * DAY)
+      if (expiresAt.getTime() <= at.getTime()) {
+        return yield* ValidationError.single("expiresAt", "must be after now")
+      }
+      const transactionId = yield* newTransaction
+      const creditId = makeCreditId(at.getTime(), yield* randomBytes)
+      const ticketId = input.ticketId ?? null
+      const outcome = yield* store.apply({
+        wallet: { phone },
+        reference: input.reference,
+        kind: "credit",
+        fingerprint: JSON.stringify([
+          phone, amount, input.reason, ticketId,
+          input.expiresAt === undefined ? ["days", input.expiresInDays ?? DEFAULT_CREDIT_DAYS] : ["at", expiresAt.toISOString()]
+        ]),
+        plan: (state) => {
+          const credit: VirtualCredit = {
+            id: creditId,
+            amount,
+            remaining: amount,
+            issuedAt: at,
+            expiresAt,
+            status: "active",
+            reason: input.reason,
+            ticketId
+          }
+          const wallet = walletView({ ...state, credits: [...state.credits, credit] }, at)
+          return Either.right<WalletChange>({
+            transactionId,
+            balanceAfter: state.balance,
+            creditUpdates: [],
+            newCredits: [credit],
+            entries: [{
+              id: entryId(transactionId, 0),
+              kind: "credit_issued",
+              amount,
+              balanceAfter: state.balance,
+              creditId,
+              creditRemainingAfter: amount,
+              source: null,
+              note: input.reason
+            }],
+            events: [{
+              id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+              type: "wallet.virtual_credit",
+              channel: "wallets",
+              subject: state.customerId,
+              occurredAt: at,
+              data: { transactionId, creditId, amount, reason: input.reason, ticketId, expiresAt: expiresAt.toISOString(), reference: input.reference }
+            }],
+            result: encodeCredit(new CreditResult({ transactionId, credit: creditView(credit, at), wallet })),
+            at
+          })
+        }
+      })
+      return yield* creditResult(outcome.result)
+    })
+
+  const transactions: Wallets["transactions"] = (raw, options) =>
+    Effect.gen(function*() {
+      const phone = yield* Effect.flatMap(decodePhoneString(raw), normalizePhone)
+      const query = yield* decodePage(options ?? {})
+      const limit = query.limit ?? 50
+      const state = yield* store.load({ phone })
+      const { items } = yield* store.entries(state.customerId, {
+        limit,
+        before: query.cursor == null ? null : Number(query.cursor)
+      })
+      const last = items[items.length - 1]
+      return {
+        items: items.map(({ seq: _, ...entry }) => new LedgerEntry(entry)),
+        nextCursor: items.length === limit && last !== undefined ? String(last.seq) : null
+      }
+    })
+
+  const expireCredits: Wallets["expireCredits"] = (options) =>
+    Effect.gen(function*() {
+      const job = yield* decodeJob(options ?? {})
+      const batchSize = job.batchSize ?? 1000
+      const maxBatches = job.maxBatches ?? Number.MAX_SAFE_INTEGER
+      const at = yield* now
+      let expired = 0
+      let amount = 0
+      for (let batch = 0; batch < maxBatches; batch++) {
+        const r = yield* store.expireBatch(at, batchSize)
+        expired += r.expired
+        amount += r.amount
+        if (r.expired < batchSize) break
+      }
+      return { expired, amount }
+    })
+
+  return Wallets.of({ get, deposit, withdraw, issueVirtualCredit, transactions, expireCredits })
+})
+
+/**
+ * The service as a layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Wallets, never, WalletStore | Customer360Config> = Layer.effect(Wallets, make)
