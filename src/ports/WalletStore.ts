@@ -39,7 +39,7 @@ export interface WalletChange {
   readonly newCredits: ReadonlyArray<VirtualCredit>
   readonly entries: ReadonlyArray<NewEntry>
   readonly events: ReadonlyArray<DomainEvent>
-  /** JSON, stored with the reference and returned as is to a replay. */
+  /** The result; its JSON is stored with the reference and returned to a replay. */
   readonly result: unknown
   readonly at: Date
 }

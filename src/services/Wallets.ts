@@ -173,11 +173,10 @@ const decodePhoneString = decoder(Schema.String, "phone")
 const randomBytes = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(10)))
 const DAY = 86_400_000
 
-const encodeDeposit = Schema.encodeSync(DepositResult)
-const encodeWithdraw = Schema.encodeSync(WithdrawResult)
-const encodeCredit = Schema.encodeSync(CreditResult)
-
-/** Decodes a stored (or just planned) result; a stored one that does not decode is corrupt storage. */
+/**
+ * Decodes a recorded result (stored as the JSON of the result object: instants as ISO strings);
+ * one that does not decode is corrupt storage.
+ */
 const result = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknown(schema)
   return (json: unknown): Effect.Effect<A, StorageError> =>
@@ -218,6 +217,7 @@ export const make = Effect.gen(function*() {
       const at = yield* now
       const transactionId = yield* newTransaction
       const note = input.note ?? null
+      let planned: DepositResult | undefined
       const outcome = yield* store.apply({
         wallet: { phone },
         reference: input.reference,
@@ -253,12 +253,12 @@ export const make = Effect.gen(function*() {
               occurredAt: at,
               data: { transactionId, amount, source: input.source, reference: input.reference, balanceAfter }
             }],
-            result: encodeDeposit(new DepositResult({ transactionId, wallet })),
+            result: (planned = new DepositResult({ transactionId, wallet })),
             at
           })
         }
       })
-      return yield* depositResult(outcome.result)
+      return outcome.replayed || planned === undefined ? yield* depositResult(outcome.result) : planned
     })
 
   const withdraw: Wallets["withdraw"] = (raw) =>
@@ -269,6 +269,7 @@ export const make = Effect.gen(function*() {
       const at = yield* now
       const transactionId = yield* newTransaction
       const note = input.note ?? null
+      let planned: WithdrawResult | undefined
       const outcome = yield* store.apply({
         wallet: { phone },
         reference: input.reference,
@@ -323,12 +324,12 @@ export const make = Effect.gen(function*() {
                 occurredAt: at,
                 data: { transactionId, amount, fromCredits, fromReal: plan.fromReal, reference: input.reference, balanceAfter: plan.balanceAfter }
               }],
-              result: encodeWithdraw(new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal })),
+              result: (planned = new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal })),
               at
             }
           })
       })
-      return yield* withdrawResult(outcome.result)
+      return outcome.replayed || planned === undefined ? yield* withdrawResult(outcome.result) : planned
     })
 
   const issueVirtualCredit: Wallets["issueVirtualCredit"] = (raw) =>
@@ -347,6 +348,7 @@ export const make = Effect.gen(function*() {
       const transactionId = yield* newTransaction
       const creditId = makeCreditId(at.getTime(), yield* randomBytes)
       const ticketId = input.ticketId ?? null
+      let planned: CreditResult | undefined
       const outcome = yield* store.apply({
         wallet: { phone },
         reference: input.reference,
@@ -390,12 +392,12 @@ export const make = Effect.gen(function*() {
               occurredAt: at,
               data: { transactionId, creditId, amount, reason: input.reason, ticketId, expiresAt: expiresAt.toISOString(), reference: input.reference }
             }],
-            result: encodeCredit(new CreditResult({ transactionId, credit: creditView(credit, at), wallet })),
+            result: (planned = new CreditResult({ transactionId, credit: creditView(credit, at), wallet })),
             at
           })
         }
       })
-      return yield* creditResult(outcome.result)
+      return outcome.replayed || planned === undefined ? yield* creditResult(outcome.result) : planned
     })
 
   const transactions: Wallets["transactions"] = (raw, options) =>
