@@ -230,6 +230,7 @@ export class WalletView extends Schema.Class<WalletView>("WalletView")({
 
 /** @since 0.1.0 */
 export const creditView = (c: VirtualCredit, now: Date): CreditView =>
+  // fields come from a validated credit: the constructor's re-validation is skipped on this hot path
   new CreditView({
     id: c.id,
     amount: c.amount,
@@ -243,7 +244,7 @@ export const creditView = (c: VirtualCredit, now: Date): CreditView =>
       : c.status,
     reason: c.reason,
     ticketId: c.ticketId
-  })
+  }, true)
 
 /** @since 0.1.0 */
 export const walletView = (state: WalletState, now: Date): WalletView => {
@@ -255,7 +256,7 @@ export const walletView = (state: WalletState, now: Date): WalletView => {
     virtualBalance: virtual,
     available: state.balance + virtual,
     credits: credits.map((c) => creditView(c, now))
-  })
+  }, true)
 }
 
 /**

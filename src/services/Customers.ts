@@ -8,6 +8,7 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -82,10 +83,11 @@ export interface Customers {
 /** @since 0.1.0 */
 export const Customers: Context.Tag<Customers, Customers> = Context.GenericTag<Customers>("customer360/Customers")
 
+/** A synchronous decoder (an `Either` is an `Effect`): bad input becomes a `ValidationError`. */
 const decoder = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
-  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
-  return (input: unknown): Effect.Effect<A, ValidationError> =>
-    Effect.mapError(decode(input), (e) => ValidationError.fromParseError(what, e))
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  return (input: unknown): Either.Either<A, ValidationError> =>
+    Either.mapLeft(decode(input), (e) => ValidationError.fromParseError(what, e))
 }
 
 const decodeCreate = decoder(CreateCustomerInput, "customer")

@@ -125,10 +125,11 @@ export interface Wallets {
 /** @since 0.1.0 */
 export const Wallets: Context.Tag<Wallets, Wallets> = Context.GenericTag<Wallets>("customer360/Wallets")
 
+/** A synchronous decoder (an `Either` is an `Effect`): bad input becomes a `ValidationError`. */
 const decoder = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
-  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })
-  return (input: unknown): Effect.Effect<A, ValidationError> =>
-    Effect.mapError(decode(input), (e) => ValidationError.fromParseError(what, e))
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  return (input: unknown): Either.Either<A, ValidationError> =>
+    Either.mapLeft(decode(input), (e) => ValidationError.fromParseError(what, e))
 }
 
 const Reference = Text(200)
@@ -253,7 +254,7 @@ export const make = Effect.gen(function*() {
               occurredAt: at,
               data: { transactionId, amount, source: input.source, reference: input.reference, balanceAfter }
             }],
-            result: (planned = new DepositResult({ transactionId, wallet })),
+            result: (planned = new DepositResult({ transactionId, wallet }, true)),
             at
           })
         }
@@ -324,7 +325,7 @@ export const make = Effect.gen(function*() {
                 occurredAt: at,
                 data: { transactionId, amount, fromCredits, fromReal: plan.fromReal, reference: input.reference, balanceAfter: plan.balanceAfter }
               }],
-              result: (planned = new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal })),
+              result: (planned = new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal }, true)),
               at
             }
           })
@@ -392,7 +393,7 @@ export const make = Effect.gen(function*() {
               occurredAt: at,
               data: { transactionId, creditId, amount, reason: input.reason, ticketId, expiresAt: expiresAt.toISOString(), reference: input.reference }
             }],
-            result: (planned = new CreditResult({ transactionId, credit: creditView(credit, at), wallet })),
+            result: (planned = new CreditResult({ transactionId, credit: creditView(credit, at), wallet }, true)),
             at
           })
         }
