@@ -61,7 +61,7 @@ const show = (u: unknown): string => {
  */
 export const money = (u: unknown): Either.Either<Money, InvalidAmount> => {
   if (typeof u !== "number" || Number.isNaN(u)) return Either.left(new InvalidAmount({ reason: "not_a_number", input: show(u) }))
-  if (!Number.isFinite(u)) return Either.left(new InvalidAmount({ reason: "too_large", input: show(u) }))
+  if (!Number.isFinite(u)) return Either.left(new InvalidAmount({ reason: u > 0 ? "too_large" : "not_positive", input: show(u) }))
   if (!Number.isInteger(u)) return Either.left(new InvalidAmount({ reason: "not_integer", input: show(u) }))
   if (u <= 0) return Either.left(new InvalidAmount({ reason: "not_positive", input: show(u) }))
   if (u > Number.MAX_SAFE_INTEGER) return Either.left(new InvalidAmount({ reason: "too_large", input: show(u) }))
