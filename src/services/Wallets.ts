@@ -343,9 +343,6 @@ export const make = Effect.gen(function*() {
         return yield* ValidationError.single("expiresAt", "give expiresAt or expiresInDays, not both")
       }
       const expiresAt = input.expiresAt ?? new Date(at.getTime() + (input.expiresInDays ?? DEFAULT_CREDIT_DAYS) * DAY)
-      if (expiresAt.getTime() <= at.getTime()) {
-        return yield* ValidationError.single("expiresAt", "must be after now")
-      }
       const transactionId = yield* newTransaction
       const creditId = makeCreditId(at.getTime(), yield* randomBytes)
       const ticketId = input.ticketId ?? null
@@ -359,6 +356,11 @@ export const make = Effect.gen(function*() {
           input.expiresAt === undefined ? ["days", input.expiresInDays ?? DEFAULT_CREDIT_DAYS] : ["at", expiresAt.toISOString()]
         ]),
         plan: (state) => {
+          // Checked here, after the reference: a retry of a recorded issue replays even once its
+          // absolute expiresAt has passed.
+          if (expiresAt.getTime() <= at.getTime()) {
+            return Either.left(ValidationError.single("expiresAt", "must be after now"))
+          }
           const credit: VirtualCredit = {
             id: creditId,
             amount,

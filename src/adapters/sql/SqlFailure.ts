@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import type * as SqlError from "@effect/sql/SqlError"
+import * as SqlError from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { StorageError } from "../../domain/Errors.js"
 
@@ -63,3 +63,11 @@ export const storage = (operation: string) =>
     (e): e is SqlError.SqlError => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "SqlError",
     (e) => Effect.fail(toStorageError(operation)(e))
   ) as any
+
+/**
+ * `@effect/sql` turns a failed `COMMIT` or `ROLLBACK` (a connection killed mid-transaction) into a
+ * defect; this turns such a defect back into the `SqlError` it carries, so it can be classified.
+ */
+export const recoverSqlDefects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+  Effect.catchAllDefect(self, (defect) =>
+    defect instanceof SqlError.SqlError ? Effect.fail(defect) : Effect.die(defect))

@@ -37,7 +37,7 @@ import {
 import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
 import { SqliteHandle } from "../sqlite/SqliteDatabase.js"
 import { eventRow } from "./OutboxSql.js"
-import { classify, storage } from "./SqlFailure.js"
+import { classify, recoverSqlDefects, storage } from "./SqlFailure.js"
 
 const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
@@ -218,7 +218,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
         return { replayed: false, result: change.result }
       })
       return Effect.catchIf(
-        locked ? sql.withTransaction(attempt) : attempt,
+        locked ? recoverSqlDefects(sql.withTransaction(attempt)) : attempt,
         (e): e is SqlError => e instanceof SqlError,
         sqlFailure(`a wallet ${request.kind}`)
       )
