@@ -85,9 +85,11 @@ export interface WalletStore {
     options: { readonly limit: number; readonly before: number | null }
   ) => Effect.Effect<{ readonly items: ReadonlyArray<LedgerEntry & { readonly seq: number }> }, StorageError>
   /**
-   * Expires one batch of at most `limit` due credits (active, `expiresAt <= now`) as one
-   * transaction: each credit's remainder leaves the wallet as one `credit_expired` entry and one
-   * `wallet.credit_expired` event. Safe to run concurrently: each credit is expired once.
+   * Expires one batch of due credits (active, `expiresAt <= now`) as one transaction: each credit's
+   * remainder leaves the wallet as one `credit_expired` entry and one `wallet.credit_expired` event.
+   * A batch takes about `limit` credits (on PostgreSQL: every due credit of the wallets of the first
+   * `limit` due credits). Safe to run concurrently: each credit is expired once. Zero means none was
+   * left for this caller.
    */
   readonly expireBatch: (now: Date, limit: number) => Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError>
 }

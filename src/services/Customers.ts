@@ -30,6 +30,7 @@ import { type StorageError, ValidationError } from "../domain/Errors.js"
 import { encodeId } from "../domain/Ids.js"
 import type { CustomerCreated } from "../domain/Events.js"
 import * as Phone from "../domain/Phone.js"
+import { randomBytes as randomBytesOf } from "./Random.js"
 import { type CustomerChanges, CustomerRepository } from "../ports/CustomerRepository.js"
 import { EventPublisher } from "../ports/EventPublisher.js"
 import { Transactions } from "../ports/Transactions.js"
@@ -97,7 +98,7 @@ const decodeSearch = decoder(SearchQuery, "search")
 const decodeId = decoder(CustomerId, "customer id")
 const decodePhoneString = decoder(Schema.String, "phone")
 
-const randomBytes = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(10)))
+const randomBytes = Effect.sync(() => randomBytesOf(10))
 
 /** Characters a phone fragment typed in a search box may contain. */
 const PHONE_FRAGMENT = /^[\d\s+().\-\uFF10-\uFF19]+$/

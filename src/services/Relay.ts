@@ -38,7 +38,7 @@ export const start = (options: RelayOptions) =>
     const outbox = yield* Outbox
     const saved = yield* outbox.loadCheckpoint(options.name)
     if (saved !== null) return saved
-    const initial = options.from === "start" ? "0:0" : yield* outbox.end
+    const initial = options.from === "start" ? "0" : yield* outbox.end
     yield* outbox.saveCheckpoint(options.name, initial)
     return initial
   })

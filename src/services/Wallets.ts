@@ -18,6 +18,7 @@ import type { WalletCreditExpired } from "../domain/Events.js"
 import { encodeId } from "../domain/Ids.js"
 import { InvalidAmount, type Money, money } from "../domain/Money.js"
 import * as Phone from "../domain/Phone.js"
+import { randomBytes as randomBytesOf } from "./Random.js"
 import {
   creditView,
   CreditResult,
@@ -171,7 +172,7 @@ const decodeJob = decoder(
 )
 const decodePhoneString = decoder(Schema.String, "phone")
 
-const randomBytes = Effect.sync(() => globalThis.crypto.getRandomValues(new Uint8Array(10)))
+const randomBytes = Effect.sync(() => randomBytesOf(10))
 const DAY = 86_400_000
 
 /**
@@ -247,7 +248,7 @@ export const make = Effect.gen(function*() {
             newCredits: [],
             entries: [entry],
             events: [{
-              id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+              id: encodeId("evt", at.getTime(), randomBytesOf(10)),
               type: "wallet.deposit",
               channel: "wallets",
               subject: state.customerId,
@@ -318,7 +319,7 @@ export const make = Effect.gen(function*() {
               newCredits: [],
               entries,
               events: [{
-                id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+                id: encodeId("evt", at.getTime(), randomBytesOf(10)),
                 type: "wallet.withdraw",
                 channel: "wallets",
                 subject: state.customerId,
@@ -388,7 +389,7 @@ export const make = Effect.gen(function*() {
               note: input.reason
             }],
             events: [{
-              id: encodeId("evt", at.getTime(), crypto.getRandomValues(new Uint8Array(10))),
+              id: encodeId("evt", at.getTime(), randomBytesOf(10)),
               type: "wallet.virtual_credit",
               channel: "wallets",
               subject: state.customerId,
@@ -432,7 +433,7 @@ export const make = Effect.gen(function*() {
         const r = yield* store.expireBatch(at, batchSize)
         expired += r.expired
         amount += r.amount
-        if (r.expired < batchSize) break
+        if (r.expired === 0) break
       }
       return { expired, amount }
     })

@@ -113,9 +113,9 @@ const wallets = Effect.gen(function*() {
           BEGIN SELECT RAISE(ABORT, 'c360_ledger_entries is append-only'); END`
       )
   })
-  // Outbox: events written in the transaction of their change. On PostgreSQL each row records its
-  // transaction id, so a relay reads in (tx, seq) order only below the oldest running transaction
-  // and never skips a row that commits late; SQLite commits one writer at a time, so tx stays 0.
+  // Outbox: events written in the transaction of their change, numbered by seq (see OutboxSql for
+  // how a relay reads them without skipping one that commits late). tx records the writing
+  // transaction on PostgreSQL, for diagnosis.
   const tx = sql.onDialectOrElse({ pg: () => "BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)", orElse: () => "BIGINT NOT NULL DEFAULT 0" })
   yield* sql.unsafe(`CREATE TABLE c360_outbox (
     seq ${serial},
@@ -137,13 +137,26 @@ const wallets = Effect.gen(function*() {
 })
 
 /**
+ * Every write of a wallet updates its row (balance, version): leaving room on each page lets
+ * PostgreSQL update in place (HOT) instead of growing the table and its index with dead rows.
+ */
+const walletsFillfactor = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => sql`ALTER TABLE c360_wallets SET (fillfactor = 70)`,
+    orElse: () => Effect.void
+  })
+})
+
+/**
  * Every migration of the library, in order.
  *
  * @since 0.1.0
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_customers": customers,
-  "0002_wallets": wallets
+  "0002_wallets": wallets,
+  "0003_wallets_fillfactor": walletsFillfactor
 }
 
 /**

@@ -204,7 +204,10 @@ const makePg = (sql: SqlClient.SqlClient) => {
     withRetries(`a wallet ${request.kind}`, (n) => {
       const locked = n >= OPTIMISTIC_ATTEMPTS
       const attempt = Effect.gen(function*() {
-        const rows = yield* loadRow(request.wallet, request.reference, locked)
+        // Lock first, then read in a new statement: a SELECT … FOR UPDATE that had to wait returns the
+        // newest wallet row but evaluates its subqueries (credits, the reference) on its older snapshot.
+        if (locked) yield* loadRow(request.wallet, null, true)
+        const rows = yield* loadRow(request.wallet, request.reference, false)
         if (rows.length === 0) return yield* notFound(request.wallet)
         const row = rows[0]!
         if (row.operation != null) {
@@ -233,32 +236,38 @@ const makePg = (sql: SqlClient.SqlClient) => {
   const expireBatch = (now: Date, limit: number) => {
     const at = now.getTime()
     return withRetries("expiring credits", () =>
+      // Wallets are locked first and in id order — the order every writer uses (wallet, then its
+      // credits) — so jobs and writers do not deadlock, and the outbox rows get their sequence numbers
+      // under the wallet locks (the relay's per-wallet order). A job that waited finds the credits
+      // another job expired no longer active (the UPDATE re-checks its WHERE on the newest row).
       sql<{ expired: unknown; amount: unknown }>`WITH due AS (
-          SELECT id, customer_id, remaining, expires_at FROM c360_virtual_credits
-          WHERE status = 'active' AND expires_at <= ${at}
-          ORDER BY expires_at, id LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED
+          SELECT w.customer_id, w.balance FROM c360_wallets w
+          WHERE w.customer_id IN (
+            SELECT customer_id FROM c360_virtual_credits
+            WHERE status = 'active' AND expires_at <= ${at} ORDER BY expires_at, id LIMIT ${limit}
+          )
+          ORDER BY w.customer_id
+          FOR UPDATE
         ), upd AS (
-          UPDATE c360_virtual_credits vc SET expired_amount = due.remaining, remaining = 0, status = 'expired'
-          FROM due WHERE vc.id = due.id AND vc.status = 'active'
-          RETURNING vc.id, vc.customer_id, due.remaining AS amount, due.expires_at
+          UPDATE c360_virtual_credits vc SET expired_amount = vc.remaining, remaining = 0, status = 'expired'
+          FROM due WHERE vc.customer_id = due.customer_id AND vc.status = 'active' AND vc.expires_at <= ${at}
+          RETURNING vc.id, vc.customer_id, vc.expired_amount AS amount, vc.expires_at, due.balance
         ), w AS (
           UPDATE c360_wallets w SET version = w.version + 1, updated_at = ${at}
           FROM (SELECT DISTINCT customer_id FROM upd) x WHERE w.customer_id = x.customer_id
-          RETURNING w.customer_id, w.balance
         ), le AS (
           INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
             credit_remaining_after, reference, created_at)
-          SELECT 'le_exp_' || upd.id, 'txn_exp_' || upd.id, upd.customer_id, 'credit_expired', -upd.amount, w.balance,
+          SELECT 'le_exp_' || upd.id, 'txn_exp_' || upd.id, upd.customer_id, 'credit_expired', -upd.amount, upd.balance,
             upd.id, 0, 'expire:' || upd.id, ${at}
-          FROM upd JOIN w ON w.customer_id = upd.customer_id
+          FROM upd ORDER BY upd.expires_at, upd.id
         ), ob AS (
           INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
           SELECT 'evt_exp_' || upd.id, 'wallets', 'wallet.credit_expired', upd.customer_id,
             json_build_object('creditId', upd.id, 'amount', upd.amount,
               'expiresAt', to_char(to_timestamp(upd.expires_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
             ${at}
-          FROM upd
+          FROM upd ORDER BY upd.expires_at, upd.id
         )
         SELECT count(*) AS expired, coalesce(sum(amount), 0) AS amount FROM upd`.pipe(
         Effect.map((rows) => ({ expired: int(rows[0]?.expired), amount: int(rows[0]?.amount) })),
