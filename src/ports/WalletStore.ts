@@ -85,13 +85,16 @@ export interface WalletStore {
     options: { readonly limit: number; readonly before: number | null }
   ) => Effect.Effect<{ readonly items: ReadonlyArray<LedgerEntry & { readonly seq: number }> }, StorageError>
   /**
-   * Expires one batch of due credits (active, `expiresAt <= now`) as one transaction: each credit's
-   * remainder leaves the wallet as one `credit_expired` entry and one `wallet.credit_expired` event.
-   * A batch takes about `limit` credits (on PostgreSQL: every due credit of the wallets of the first
-   * `limit` due credits). Safe to run concurrently: each credit is expired once. Zero means none was
-   * left for this caller.
+   * Expires the credits due at `now` (active, `expiresAt <= now`) in transactions of about
+   * `batchSize` credits (on PostgreSQL: every due credit of the wallets of the first `batchSize` due
+   * credits), until none is left or `maxBatches` have run: each credit's remainder leaves the wallet
+   * as one `credit_expired` entry and one `wallet.credit_expired` event. Safe to run concurrently:
+   * each credit is expired once. Other writes get in between batches.
    */
-  readonly expireBatch: (now: Date, limit: number) => Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError>
+  readonly expire: (
+    now: Date,
+    options: { readonly batchSize: number; readonly maxBatches: number }
+  ) => Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError>
 }
 
 /** @since 0.1.0 */

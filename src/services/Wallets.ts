@@ -113,8 +113,8 @@ export interface Wallets {
     options?: { readonly limit?: number; readonly cursor?: string | null }
   ) => Effect.Effect<TransactionsPage, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
   /**
-   * Expires every credit due at the configured clock's now, in transactions of at most `batchSize`
-   * credits (default 1000), until none is left or `maxBatches` have run. Safe to run twice or on two
+   * Expires every credit due at the configured clock's now, in transactions of about `batchSize`
+   * credits (default 5000), until none is left or `maxBatches` have run. Safe to run twice or on two
    * processes at once: each credit is expired once.
    */
   readonly expireCredits: (options?: {
@@ -424,18 +424,10 @@ export const make = Effect.gen(function*() {
   const expireCredits: Wallets["expireCredits"] = (options) =>
     Effect.gen(function*() {
       const job = yield* decodeJob(options ?? {})
-      const batchSize = job.batchSize ?? 1000
-      const maxBatches = job.maxBatches ?? Number.MAX_SAFE_INTEGER
-      const at = yield* now
-      let expired = 0
-      let amount = 0
-      for (let batch = 0; batch < maxBatches; batch++) {
-        const r = yield* store.expireBatch(at, batchSize)
-        expired += r.expired
-        amount += r.amount
-        if (r.expired === 0) break
-      }
-      return { expired, amount }
+      return yield* store.expire(yield* now, {
+        batchSize: job.batchSize ?? 5000,
+        maxBatches: job.maxBatches ?? Number.MAX_SAFE_INTEGER
+      })
     })
 
   return Wallets.of({ get, deposit, withdraw, issueVirtualCredit, transactions, expireCredits })

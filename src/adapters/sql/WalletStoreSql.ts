@@ -125,6 +125,23 @@ const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Re
   return Effect.fail(new StorageError({ reason: "unexpected", operation }))
 }
 
+/** Runs expiry batches until one expires nothing or `maxBatches` have run. */
+const expireLoop = <R>(
+  batch: Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError, R>,
+  maxBatches: number
+) =>
+  Effect.gen(function*() {
+    let expired = 0
+    let amount = 0
+    for (let n = 0; n < maxBatches; n++) {
+      const r = yield* batch
+      if (r.expired === 0) break
+      expired += r.expired
+      amount += r.amount
+    }
+    return { expired, amount }
+  })
+
 // --- PostgreSQL ---------------------------------------------------------------------------------
 
 const makePg = (sql: SqlClient.SqlClient) => {
@@ -275,7 +292,10 @@ const makePg = (sql: SqlClient.SqlClient) => {
       ))
   }
 
-  return { apply, load, expireBatch }
+  const expire = (now: Date, options: { readonly batchSize: number; readonly maxBatches: number }) =>
+    expireLoop(expireBatch(now, options.batchSize), options.maxBatches)
+
+  return { apply, load, expire }
 }
 
 // --- SQLite ---------------------------------------------------------------------------------------
@@ -431,7 +451,25 @@ const makeSqlite = (handle: SqliteHandle) => {
         Effect.catchTag("SqlError", sqlFailure("expiring credits"))
       ))
 
-  return { apply, load, expireBatch }
+  // A batch touches pages all over the per-wallet indexes, so each commit appends thousands of pages
+  // to the WAL; with the default autocheckpoint (1000 pages) every batch would also pay a full
+  // checkpoint. The job checkpoints once, at its end, instead.
+  const expire = (now: Date, options: { readonly batchSize: number; readonly maxBatches: number }) =>
+    Effect.acquireUseRelease(
+      handle.run((db) => {
+        const previous = db.pragma("wal_autocheckpoint", { simple: true }) as number
+        db.pragma("wal_autocheckpoint = 0")
+        return previous
+      }).pipe(Effect.orElseSucceed(() => 1000)),
+      () => expireLoop(expireBatch(now, options.batchSize), options.maxBatches),
+      (previous) =>
+        handle.run((db) => {
+          db.pragma(`wal_autocheckpoint = ${previous}`)
+          db.pragma("wal_checkpoint(PASSIVE)")
+        }).pipe(Effect.ignore)
+    )
+
+  return { apply, load, expire }
 }
 
 /**
@@ -466,7 +504,7 @@ export const make = Effect.gen(function*() {
     apply: engine.apply,
     load: engine.load,
     entries,
-    expireBatch: engine.expireBatch
+    expire: engine.expire
   })
 })
 
