@@ -77,7 +77,8 @@ const PGBENCH_SCALE = 16
 const EXP_CREDITS = QUICK ? 50_000 : 1_000_000
 const EXP_DUE = EXP_CREDITS / 5
 const EXP_WALLETS = EXP_CREDITS / 100
-const EXP_BATCH = 5_000
+/** The job's batch size (C360_BENCH_EXPIRY_BATCH); the library default is 5,000. */
+const EXP_BATCH = Number(process.env.C360_BENCH_EXPIRY_BATCH ?? 5_000)
 
 // --- reporting ----------------------------------------------------------------------------------
 
@@ -1093,10 +1094,13 @@ export async function run(): Promise<void> {
       console.error(banner)
       console.log(banner)
     }
-    await attempt("[1] SQLite withdrawals", () => partSqliteWithdrawals(dir))
-    if (pgSkipped === null) await attempt("[2] PostgreSQL withdrawals", partPgWithdrawals)
-    await attempt("[3] SQLite expiry", () => partSqliteExpiry(dir))
-    if (pgSkipped === null) await attempt("[3] PostgreSQL expiry", partPgExpiry)
+    // C360_BENCH_PARTS=1,3 runs only some parts (1 SQLite withdrawals, 2 PostgreSQL withdrawals,
+    // 3 expiry on both engines); all by default.
+    const parts = new Set((process.env.C360_BENCH_PARTS ?? "1,2,3").split(",").map((p) => p.trim()))
+    if (parts.has("1")) await attempt("[1] SQLite withdrawals", () => partSqliteWithdrawals(dir))
+    if (parts.has("2") && pgSkipped === null) await attempt("[2] PostgreSQL withdrawals", partPgWithdrawals)
+    if (parts.has("3")) await attempt("[3] SQLite expiry", () => partSqliteExpiry(dir))
+    if (parts.has("3") && pgSkipped === null) await attempt("[3] PostgreSQL expiry", partPgExpiry)
   } finally {
     await dropDatabases()
     rmSync(dir, { recursive: true, force: true })
