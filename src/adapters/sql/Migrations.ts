@@ -149,6 +149,80 @@ const walletsFillfactor = Effect.gen(function*() {
 })
 
 /**
+ * PostgreSQL: the two statements of a wallet write as PL/pgSQL functions, so that their plans are
+ * cached per connection instead of parsed and planned on every call (`@effect/sql-pg` sends
+ * unnamed statements). They hold no rule: the change they apply is planned in TypeScript.
+ * `c360_wallet_state` reads the wallet, its active credits and a reference's record;
+ * `c360_wallet_write` applies a planned change if the wallet's version is still the one read.
+ */
+const walletFunctions = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.zipRight(
+        sql.unsafe(`CREATE FUNCTION c360_wallet_state(p_phone text, p_customer text, p_reference text)
+          RETURNS json LANGUAGE plpgsql STABLE AS $$
+          DECLARE result json;
+          BEGIN
+            SELECT json_build_object(
+              'customer_id', c.id, 'balance', w.balance, 'version', w.version,
+              'credits', (SELECT coalesce(json_agg(json_build_object('id', vc.id, 'amount', vc.amount,
+                  'remaining', vc.remaining, 'issued_at', vc.issued_at, 'expires_at', vc.expires_at,
+                  'status', vc.status, 'reason', vc.reason, 'ticket_id', vc.ticket_id)), '[]'::json)
+                FROM c360_virtual_credits vc WHERE vc.customer_id = c.id AND vc.status = 'active'),
+              'operation', (SELECT json_build_object('kind', o.kind, 'fingerprint', o.fingerprint, 'result', o.result)
+                FROM c360_wallet_operations o WHERE o.reference = p_reference))
+            INTO result
+            FROM c360_customers c JOIN c360_wallets w ON w.customer_id = c.id
+            WHERE (p_phone IS NOT NULL AND c.phone = p_phone) OR (p_phone IS NULL AND c.id = p_customer);
+            RETURN result;
+          END $$`),
+        sql.unsafe(`CREATE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+          DECLARE applied bigint;
+          BEGIN
+            WITH w AS (
+              UPDATE c360_wallets SET balance = (p->>'balance')::bigint, version = version + 1, updated_at = (p->>'at')::bigint
+              WHERE customer_id = p->>'customer' AND version = (p->>'version')::bigint
+              RETURNING customer_id
+            ), op AS (
+              INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
+              SELECT p->>'reference', p->>'transaction', w.customer_id, p->>'kind', p->>'fingerprint', p->>'result',
+                (p->>'at')::bigint FROM w
+            ), cu AS (
+              UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
+              FROM jsonb_to_recordset(p->'creditUpdates') AS x(id text, remaining bigint, status text), w
+              WHERE vc.id = x.id AND vc.customer_id = w.customer_id AND vc.status = 'active'
+            ), nc AS (
+              INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
+                transaction_id, issued_at, expires_at)
+              SELECT x.id, w.customer_id, x.amount, x.remaining, x.status, x.reason, x.ticket_id, p->>'transaction',
+                x.issued_at, x.expires_at
+              FROM jsonb_to_recordset(p->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
+                reason text, ticket_id text, issued_at bigint, expires_at bigint), w
+            ), le AS (
+              INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+                credit_remaining_after, reference, source, note, created_at)
+              SELECT x.id, p->>'transaction', w.customer_id, x.kind, x.amount, x."balanceAfter", x."creditId",
+                x."creditRemainingAfter", p->>'reference', x.source, x.note, (p->>'at')::bigint
+              FROM jsonb_to_recordset(p->'entries') AS x(ord int, id text, kind text, amount bigint,
+                "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text), w
+              ORDER BY x.ord
+            ), ob AS (
+              INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+              SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
+              FROM jsonb_to_recordset(p->'events') AS x(ord int, id text, channel text, type text,
+                subject text, payload text, occurred_at bigint), w
+              ORDER BY x.ord
+            )
+            SELECT count(*) INTO applied FROM w;
+            RETURN applied = 1;
+          END $$`)
+      ),
+    orElse: () => Effect.void
+  })
+})
+
+/**
  * Every migration of the library, in order.
  *
  * @since 0.1.0
@@ -156,7 +230,8 @@ const walletsFillfactor = Effect.gen(function*() {
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_customers": customers,
   "0002_wallets": wallets,
-  "0003_wallets_fillfactor": walletsFillfactor
+  "0003_wallets_fillfactor": walletsFillfactor,
+  "0004_wallet_functions": walletFunctions
 }
 
 /**

@@ -182,40 +182,37 @@ const makePg = (sql: SqlClient.SqlClient) => {
       expires_at: c.expiresAt.getTime()
     }))
     const events = change.events.map((e, ord) => ({ ...eventRow(e), ord }))
-    return sql<{ applied: unknown }>`WITH w AS (
-        UPDATE c360_wallets SET balance = ${change.balanceAfter}, version = version + 1, updated_at = ${at}
-        WHERE customer_id = ${state.customerId} AND version = ${state.version}
-        RETURNING customer_id
-      ), op AS (
-        INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
-        SELECT ${request.reference}, ${change.transactionId}, w.customer_id, ${request.kind}, ${request.fingerprint},
-          ${JSON.stringify(change.result)}, ${at} FROM w
-      ), cu AS (
-        UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
-        FROM jsonb_to_recordset(${JSON.stringify(change.creditUpdates)}::jsonb) AS x(id text, remaining bigint, status text), w
-        WHERE vc.id = x.id AND vc.customer_id = w.customer_id AND vc.status = 'active'
-      ), nc AS (
-        INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id, transaction_id, issued_at, expires_at)
-        SELECT x.id, w.customer_id, x.amount, x.remaining, x.status, x.reason, x.ticket_id, ${change.transactionId}, x.issued_at, x.expires_at
-        FROM jsonb_to_recordset(${JSON.stringify(credits)}::jsonb) AS x(id text, amount bigint, remaining bigint, status text,
-          reason text, ticket_id text, issued_at bigint, expires_at bigint), w
-      ), le AS (
-        INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
-          credit_remaining_after, reference, source, note, created_at)
-        SELECT x.id, ${change.transactionId}, w.customer_id, x.kind, x.amount, x."balanceAfter", x."creditId",
-          x."creditRemainingAfter", ${request.reference}, x.source, x.note, ${at}
-        FROM jsonb_to_recordset(${JSON.stringify(entries)}::jsonb) AS x(ord int, id text, kind text, amount bigint,
-          "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text), w
-        ORDER BY x.ord
-      ), ob AS (
-        INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
-        SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
-        FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb) AS x(ord int, id text, channel text, type text,
-          subject text, payload text, occurred_at bigint), w
-        ORDER BY x.ord
-      )
-      SELECT count(*) AS applied FROM w`.pipe(Effect.map((rows) => int(rows[0]?.applied) === 1))
+    const payload = JSON.stringify({
+      customer: state.customerId,
+      version: state.version,
+      balance: change.balanceAfter,
+      at,
+      reference: request.reference,
+      transaction: change.transactionId,
+      kind: request.kind,
+      fingerprint: request.fingerprint,
+      result: JSON.stringify(change.result),
+      creditUpdates: change.creditUpdates,
+      newCredits: credits,
+      entries,
+      events
+    })
+    return sql<{ applied: unknown }>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`.pipe(
+      Effect.map((rows) => rows[0]?.applied === true)
+    )
   }
+
+  /** The unlocked read, through the function whose plan the connection keeps. */
+  const readState = (key: WalletKey, reference: string | null) =>
+    sql<{ state: unknown }>`SELECT c360_wallet_state(${"phone" in key ? key.phone : null}, ${
+      "phone" in key ? null : key.customerId
+    }, ${reference ?? ""}) AS state`.pipe(
+      Effect.map((rows) => {
+        const state = rows[0]?.state
+        if (state == null) return []
+        return [(typeof state === "string" ? JSON.parse(state) : state) as Record<string, unknown>]
+      })
+    )
 
   const apply = <E>(request: WalletRequest<E>) =>
     withRetries(`a wallet ${request.kind}`, (n) => {
@@ -224,7 +221,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
         // Lock first, then read in a new statement: a SELECT … FOR UPDATE that had to wait returns the
         // newest wallet row but evaluates its subqueries (credits, the reference) on its older snapshot.
         if (locked) yield* loadRow(request.wallet, null, true)
-        const rows = yield* loadRow(request.wallet, request.reference, false)
+        const rows = yield* readState(request.wallet, request.reference)
         if (rows.length === 0) return yield* notFound(request.wallet)
         const row = rows[0]!
         if (row.operation != null) {
@@ -245,7 +242,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
     })
 
   const load = (key: WalletKey) =>
-    loadRow(key, null, false).pipe(
+    readState(key, null).pipe(
       storage("reading a wallet"),
       Effect.flatMap((rows) => (rows.length === 0 ? Effect.fail(notFound(key)) : Effect.succeed(toState(rows[0]!))))
     )
