@@ -79,6 +79,19 @@ interface StoredOperation {
   readonly result: string
 }
 
+/** The state a successful change leads to (only active credits are kept, as a read returns them). */
+const stateAfter = (state: WalletState, change: WalletChange): WalletState => {
+  const updates = new Map(change.creditUpdates.map((u) => [u.id, u] as const))
+  const credits: Array<VirtualCredit> = []
+  for (const c of state.credits) {
+    const u = updates.get(c.id)
+    const next = u === undefined ? c : { ...c, remaining: u.remaining, status: u.status }
+    if (next.status === "active") credits.push(next)
+  }
+  for (const c of change.newCredits) credits.push(c)
+  return { customerId: state.customerId, balance: change.balanceAfter, version: state.version + 1, credits }
+}
+
 /** Replays a recorded operation, or refuses a different payload under the same reference. */
 const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
   op.kind === kind && op.fingerprint === fingerprint
@@ -214,10 +227,47 @@ const makePg = (sql: SqlClient.SqlClient) => {
       })
     )
 
+  // The state this process last read or wrote, per wallet: a write planned on it needs one round trip
+  // instead of two. It is only a guess — the write applies only if the wallet's version still matches,
+  // and a plan that fails on it (InsufficientFunds, a recorded reference) is re-done on a fresh read.
+  const cache = new Map<string, WalletState>()
+  const cacheKey = (key: WalletKey) => ("phone" in key ? `p:${key.phone}` : `c:${key.customerId}`)
+  const remember = (key: WalletKey, state: WalletState) => {
+    const k = cacheKey(key)
+    cache.delete(k)
+    cache.set(k, state)
+    if (cache.size > 10_000) cache.delete(cache.keys().next().value!)
+  }
+
+  /** Writes a change planned on `state`; on success remembers the state the change leads to. */
+  const commit = (key: WalletKey, state: WalletState, change: WalletChange, request: WalletRequest<unknown>) =>
+    Effect.map(write(state, change, request), (applied) => {
+      if (applied) remember(key, stateAfter(state, change))
+      else cache.delete(cacheKey(key))
+      return applied
+    })
+
+  /** One round trip when the remembered state is current; `undefined` means: read and plan afresh. */
+  const fromMemory = <E>(request: WalletRequest<E>) => {
+    const remembered = cache.get(cacheKey(request.wallet))
+    if (remembered === undefined) return Effect.succeed(undefined)
+    const planned = request.plan(remembered)
+    if (Either.isLeft(planned)) return Effect.succeed(undefined)
+    const change = planned.right
+    return commit(request.wallet, remembered, change, request as WalletRequest<unknown>).pipe(
+      Effect.map((applied) => (applied ? { replayed: false, result: change.result } : undefined)),
+      // a unique violation here is the reference already recorded: the fresh path replays it
+      Effect.catchIf(
+        (e): e is SqlError => e instanceof SqlError && classify(e)._tag === "UniqueViolation",
+        () => Effect.succeed(undefined)
+      )
+    )
+  }
+
   const apply = <E>(request: WalletRequest<E>) =>
     withRetries(`a wallet ${request.kind}`, (n) => {
       const locked = n >= OPTIMISTIC_ATTEMPTS
-      const attempt = Effect.gen(function*() {
+      const fresh = Effect.gen(function*() {
         // Lock first, then read in a new statement: a SELECT … FOR UPDATE that had to wait returns the
         // newest wallet row but evaluates its subqueries (credits, the reference) on its older snapshot.
         if (locked) yield* loadRow(request.wallet, null, true)
@@ -229,16 +279,18 @@ const makePg = (sql: SqlClient.SqlClient) => {
           return yield* replay(request.reference, request.kind, request.fingerprint, op)
         }
         const state = toState(row)
+        remember(request.wallet, state)
         const change = yield* request.plan(state)
-        const applied = yield* write(state, change, request as WalletRequest<unknown>)
+        const applied = yield* commit(request.wallet, state, change, request as WalletRequest<unknown>)
         if (!applied) return yield* Effect.fail(new Retry("stale"))
         return { replayed: false, result: change.result }
       })
-      return Effect.catchIf(
-        locked ? recoverSqlDefects(sql.withTransaction(attempt)) : attempt,
-        (e): e is SqlError => e instanceof SqlError,
-        sqlFailure(`a wallet ${request.kind}`)
-      )
+      const attempt = locked
+        ? recoverSqlDefects(sql.withTransaction(fresh))
+        : n === 0
+        ? Effect.flatMap(fromMemory(request), (done) => (done === undefined ? fresh : Effect.succeed(done)))
+        : fresh
+      return Effect.catchIf(attempt, (e): e is SqlError => e instanceof SqlError, sqlFailure(`a wallet ${request.kind}`))
     })
 
   const load = (key: WalletKey) =>
