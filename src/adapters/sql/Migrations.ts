@@ -222,6 +222,12 @@ const walletFunctions = Effect.gen(function*() {
   })
 })
 
+/** Relays read the outbox by `seq` alone (see OutboxSql): the `(tx, seq)` index only cost writes. */
+const outboxIndex = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP INDEX c360_outbox_position_idx`
+})
+
 /**
  * Every migration of the library, in order.
  *
@@ -231,7 +237,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0001_customers": customers,
   "0002_wallets": wallets,
   "0003_wallets_fillfactor": walletsFillfactor,
-  "0004_wallet_functions": walletFunctions
+  "0004_wallet_functions": walletFunctions,
+  "0005_outbox_index": outboxIndex
 }
 
 /**
