@@ -2,11 +2,13 @@
  * `WalletStore` in SQL. The rules live in the pure planner; this module only decides how a planned
  * change reaches the database atomically and at most once per reference.
  *
- * - PostgreSQL: one read (wallet, active credits and the reference's record in a single query),
- *   the plan in TypeScript, then one statement that writes everything — wallet, credits, ledger,
- *   idempotency record, outbox — only if the wallet's version is still the one read. A lost race
- *   re-reads and re-plans; after three, the request takes the wallet row lock (`FOR UPDATE`) so it
- *   cannot starve. Two round trips per write in the common case.
+ * - PostgreSQL: the plan in TypeScript on the wallet's state, then one statement that writes
+ *   everything — wallet, credits, ledger, idempotency record, outbox — only if the wallet's version is
+ *   still the one planned on. The state is the one this process last saw for the wallet (one round
+ *   trip when it is current) or a fresh read of the wallet, its active credits and the reference's
+ *   record (two). A lost race re-reads and re-plans; after three, the request takes the wallet row
+ *   lock (`FOR UPDATE`) so it cannot starve. Read and write are PL/pgSQL functions (migration 0004)
+ *   so that their plans are kept per connection.
  * - SQLite: the same steps as one synchronous better-sqlite3 transaction (`BEGIN IMMEDIATE`) on the
  *   library's connection: no interleaving is possible, so no retry is needed.
  *
