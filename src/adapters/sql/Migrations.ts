@@ -229,6 +229,17 @@ const outboxIndex = Effect.gen(function*() {
 })
 
 /**
+ * Active credits by wallet and expiry: a wallet's spendable credits, and the SQLite expiry job, which
+ * walks due credits wallet by wallet (see WalletStoreSql), read it without touching the table.
+ */
+const creditsByWalletAndExpiry = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP INDEX c360_virtual_credits_wallet_idx`
+  yield* sql`CREATE INDEX c360_virtual_credits_wallet_idx ON c360_virtual_credits (customer_id, expires_at, id)
+    WHERE status = 'active'`
+})
+
+/**
  * Every migration of the library, in order.
  *
  * @since 0.1.0
@@ -238,7 +249,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0002_wallets": wallets,
   "0003_wallets_fillfactor": walletsFillfactor,
   "0004_wallet_functions": walletFunctions,
-  "0005_outbox_index": outboxIndex
+  "0005_outbox_index": outboxIndex,
+  "0006_credits_by_wallet_and_expiry": creditsByWalletAndExpiry
 }
 
 /**

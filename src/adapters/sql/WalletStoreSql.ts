@@ -464,29 +464,35 @@ const makeSqlite = (handle: SqliteHandle) => {
     amount INTEGER NOT NULL, expires_at INTEGER NOT NULL)`)
   const expiry = {
     clear: db.prepare(`DELETE FROM temp.c360_expiry_batch`),
+    // Wallet by wallet (from a cursor), not earliest-first: a batch then touches one stretch of the
+    // per-wallet indexes instead of pages all over them, which is what each commit writes to the WAL.
     pick: db.prepare(`INSERT INTO temp.c360_expiry_batch (id, customer_id, amount, expires_at)
-      SELECT id, customer_id, remaining, expires_at FROM c360_virtual_credits
-      WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`),
+      SELECT id, customer_id, remaining, expires_at FROM c360_virtual_credits INDEXED BY c360_virtual_credits_wallet_idx
+      WHERE status = 'active' AND customer_id >= ? AND expires_at <= ?
+      ORDER BY customer_id, expires_at, id LIMIT ?`),
+    cursor: db.prepare(`SELECT max(customer_id) AS last FROM temp.c360_expiry_batch`),
     entries: db.prepare(`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after,
         credit_id, credit_remaining_after, reference, created_at)
       SELECT 'le_exp_' || b.id, 'txn_exp_' || b.id, b.customer_id, 'credit_expired', -b.amount, w.balance, b.id, 0,
         'expire:' || b.id, ?
-      FROM temp.c360_expiry_batch b JOIN c360_wallets w ON w.customer_id = b.customer_id ORDER BY b.expires_at, b.id`),
+      FROM temp.c360_expiry_batch b JOIN c360_wallets w ON w.customer_id = b.customer_id
+      ORDER BY b.customer_id, b.expires_at, b.id`),
     events: db.prepare(`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
       SELECT 'evt_exp_' || b.id, 'wallets', 'wallet.credit_expired', b.customer_id,
         json_object('creditId', b.id, 'amount', b.amount,
           'expiresAt', strftime('%Y-%m-%dT%H:%M:%fZ', b.expires_at / 1000.0, 'unixepoch')), ?
-      FROM temp.c360_expiry_batch b ORDER BY b.expires_at, b.id`),
+      FROM temp.c360_expiry_batch b ORDER BY b.customer_id, b.expires_at, b.id`),
     credits: db.prepare(`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
       WHERE id IN (SELECT id FROM temp.c360_expiry_batch)`),
     wallets: db.prepare(`UPDATE c360_wallets SET version = version + 1, updated_at = ?
       WHERE customer_id IN (SELECT DISTINCT customer_id FROM temp.c360_expiry_batch)`),
     totals: db.prepare(`SELECT count(*) AS expired, coalesce(sum(amount), 0) AS amount FROM temp.c360_expiry_batch`)
   }
-  const expireTransaction = db.transaction((at: number, limit: number) => {
+  const expireTransaction = db.transaction((at: number, limit: number, from: string) => {
     expiry.clear.run()
-    expiry.pick.run(at, limit)
+    expiry.pick.run(from, at, limit)
     const totals = expiry.totals.get() as { expired: number; amount: number }
+    const last = (expiry.cursor.get() as { last: string | null }).last ?? from
     if (totals.expired > 0) {
       expiry.entries.run(at)
       expiry.events.run(at)
@@ -494,13 +500,18 @@ const makeSqlite = (handle: SqliteHandle) => {
       expiry.wallets.run(at)
     }
     expiry.clear.run()
-    return { expired: int(totals.expired), amount: int(totals.amount) }
+    return { expired: int(totals.expired), amount: int(totals.amount), last }
   })
-  const expireBatch = (now: Date, limit: number) =>
+  /** One batch from the wallet cursor; the cursor moves to the batch's last wallet (whose remaining
+   * due credits, if the batch cut through them, are still active and so picked again). */
+  const expireBatch = (now: Date, limit: number, cursor: { from: string }) =>
     withRetries("expiring credits", () =>
-      handle.run(() => expireTransaction.immediate(now.getTime(), limit)).pipe(
+      handle.run(() => expireTransaction.immediate(now.getTime(), limit, cursor.from)).pipe(
         Effect.catchTag("SqlError", sqlFailure("expiring credits"))
-      ))
+      )).pipe(Effect.map((r) => {
+        cursor.from = r.last
+        return { expired: r.expired, amount: r.amount }
+      }))
 
   // A batch touches pages all over the per-wallet indexes, so each commit appends thousands of pages
   // to the WAL; with the default autocheckpoint (1000 pages) every batch would also pay a full
@@ -512,7 +523,10 @@ const makeSqlite = (handle: SqliteHandle) => {
         db.pragma("wal_autocheckpoint = 0")
         return previous
       }).pipe(Effect.orElseSucceed(() => 1000)),
-      () => expireLoop(expireBatch(now, options.batchSize), options.maxBatches),
+      () => Effect.suspend(() => {
+        const cursor = { from: "" }
+        return expireLoop(expireBatch(now, options.batchSize, cursor), options.maxBatches)
+      }),
       (previous) =>
         handle.run((db) => {
           db.pragma(`wal_autocheckpoint = ${previous}`)
