@@ -8,7 +8,6 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -26,11 +25,11 @@ import {
   type Page,
   SearchQuery
 } from "../domain/Customer.js"
-import { type StorageError, ValidationError } from "../domain/Errors.js"
+import { type StorageError, type ValidationError } from "../domain/Errors.js"
 import { encodeId } from "../domain/Ids.js"
 import type { CustomerCreated } from "../domain/Events.js"
 import * as Phone from "../domain/Phone.js"
-import { randomBytes as randomBytesOf } from "./Random.js"
+import { decoder, randomBytes } from "./Input.js"
 import { type CustomerChanges, CustomerRepository } from "../ports/CustomerRepository.js"
 import { EventPublisher } from "../ports/EventPublisher.js"
 import { Transactions } from "../ports/Transactions.js"
@@ -84,12 +83,6 @@ export interface Customers {
 /** @since 0.1.0 */
 export const Customers: Context.Tag<Customers, Customers> = Context.GenericTag<Customers>("customer360/Customers")
 
-/** A synchronous decoder (an `Either` is an `Effect`): bad input becomes a `ValidationError`. */
-const decoder = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
-  return (input: unknown): Either.Either<A, ValidationError> =>
-    Either.mapLeft(decode(input), (e) => ValidationError.fromParseError(what, e))
-}
 
 const decodeCreate = decoder(CreateCustomerInput, "customer")
 const decodeGetOrCreate = decoder(GetOrCreateInput, "customer")
@@ -98,7 +91,6 @@ const decodeSearch = decoder(SearchQuery, "search")
 const decodeId = decoder(CustomerId, "customer id")
 const decodePhoneString = decoder(Schema.String, "phone")
 
-const randomBytes = Effect.sync(() => randomBytesOf(10))
 
 /** Characters a phone fragment typed in a search box may contain. */
 const PHONE_FRAGMENT = /^[\d\s+().\-\uFF10-\uFF19]+$/

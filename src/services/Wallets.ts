@@ -18,6 +18,7 @@ import type { WalletCreditExpired } from "../domain/Events.js"
 import { encodeId } from "../domain/Ids.js"
 import { InvalidAmount, type Money, money } from "../domain/Money.js"
 import * as Phone from "../domain/Phone.js"
+import { decoder, randomBytes } from "./Input.js"
 import { randomBytes as randomBytesOf } from "./Random.js"
 import {
   creditView,
@@ -126,12 +127,6 @@ export interface Wallets {
 /** @since 0.1.0 */
 export const Wallets: Context.Tag<Wallets, Wallets> = Context.GenericTag<Wallets>("customer360/Wallets")
 
-/** A synchronous decoder (an `Either` is an `Effect`): bad input becomes a `ValidationError`. */
-const decoder = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
-  return (input: unknown): Either.Either<A, ValidationError> =>
-    Either.mapLeft(decode(input), (e) => ValidationError.fromParseError(what, e))
-}
 
 const Reference = Text(200)
 const Note = Schema.optional(Schema.NullOr(Text(500)))
@@ -172,7 +167,6 @@ const decodeJob = decoder(
 )
 const decodePhoneString = decoder(Schema.String, "phone")
 
-const randomBytes = Effect.sync(() => randomBytesOf(10))
 const DAY = 86_400_000
 
 /**
