@@ -21,7 +21,7 @@ import * as Layer from "effect/Layer"
 import type { DomainEvent, StoredEvent } from "../../domain/Events.js"
 import { EventPublisher } from "../../ports/EventPublisher.js"
 import { Outbox } from "../../ports/Outbox.js"
-import { storage } from "./SqlFailure.js"
+import { sleepLive, storage } from "./SqlFailure.js"
 
 const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
@@ -80,7 +80,7 @@ export const make = Effect.gen(function*() {
     for (let i = 0; i < 200; i++) {
       const [now] = yield* sql<{ xmin: unknown }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin`
       if (int(now!.xmin) >= xmax) return int(mark!.top)
-      yield* Effect.sleep(Duration.millis(Math.min(50, 1 + i)))
+      yield* sleepLive(Duration.millis(Math.min(50, 1 + i)))
     }
     return null
   })

@@ -4,6 +4,8 @@
  * @internal
  */
 import * as SqlError from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { StorageError } from "../../domain/Errors.js"
 
@@ -71,3 +73,12 @@ export const storage = (operation: string) =>
 export const recoverSqlDefects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
   Effect.catchAllDefect(self, (defect) =>
     defect instanceof SqlError.SqlError ? Effect.fail(defect) : Effect.die(defect))
+
+const liveClock = Clock.make()
+
+/**
+ * Waits in real time, whatever clock the caller's rules run on (a test clock, a host's fixed
+ * `now`): retry backoff and waiting for the database are not business time.
+ */
+export const sleepLive = (duration: Duration.DurationInput): Effect.Effect<void> =>
+  Effect.withClock(Effect.sleep(duration), liveClock)

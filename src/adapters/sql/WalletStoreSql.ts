@@ -39,7 +39,7 @@ import {
 import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
 import { SqliteHandle } from "../sqlite/SqliteDatabase.js"
 import { eventRow } from "./OutboxSql.js"
-import { classify, recoverSqlDefects, storage } from "./SqlFailure.js"
+import { classify, recoverSqlDefects, sleepLive, storage } from "./SqlFailure.js"
 
 const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
@@ -111,7 +111,7 @@ const OPTIMISTIC_ATTEMPTS = 3
 
 /** Jittered exponential backoff: 1, 2, 4 … 64 ms, each scaled by a random factor in [0.5, 1.5). */
 const backoff = (attempt: number) =>
-  Effect.flatMap(Random.next, (r) => Effect.sleep(Duration.millis(Math.min(64, 2 ** attempt) * (0.5 + r))))
+  Effect.flatMap(Random.next, (r) => sleepLive(Duration.millis(Math.min(64, 2 ** attempt) * (0.5 + r))))
 
 /** Runs `attempt` until it stops asking for a retry, at most {@link MAX_ATTEMPTS} times. */
 const withRetries = <A, E, R>(
