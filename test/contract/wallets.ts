@@ -9,6 +9,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as TestClock from "effect/TestClock"
@@ -128,6 +129,25 @@ export const walletContract = <E>(name: string, storage: Layer.Layer<StoragePort
         ])
         yield* TestClock.adjust(15 * DAY)
         expect(yield* wallets.expireCredits({ batchSize: 1 })).toEqual({ expired: 1, amount: 9_000 })
+        expect((yield* auditLedger).violations).toEqual([])
+      }))
+
+    it.effect("a phone that moves to another customer takes later writes to the new holder's wallet", () =>
+      Effect.gen(function*() {
+        const wallets = yield* Wallets
+        const customers = yield* Customers
+        const phone = yield* newCustomer
+        const a = Option.getOrThrow(yield* customers.findByPhone(phone))
+        yield* wallets.deposit({ phone, amount: 10_000, reference: ref("a1"), source: "manual" })
+        yield* wallets.withdraw({ phone, amount: 1_000, reference: ref("a2") })
+        const newPhoneOfA = freshPhone()
+        yield* customers.update(a.id, { phone: newPhoneOfA })
+        const b = yield* customers.create({ phone, name: "Next holder of the number" })
+        const deposit = yield* wallets.deposit({ phone, amount: 7_000, reference: ref("b1"), source: "manual" })
+        expect(deposit.wallet).toMatchObject({ customerId: b.id, balance: 7_000 })
+        const withdrawal = yield* wallets.withdraw({ phone, amount: 2_000, reference: ref("b2") })
+        expect(withdrawal.wallet).toMatchObject({ customerId: b.id, balance: 5_000 })
+        expect(yield* wallets.get(newPhoneOfA)).toMatchObject({ customerId: a.id, balance: 9_000 })
         expect((yield* auditLedger).violations).toEqual([])
       }))
 

@@ -199,6 +199,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
     const events = change.events.map((e, ord) => ({ ...eventRow(e), ord }))
     const payload = JSON.stringify({
       customer: state.customerId,
+      phone: "phone" in request.wallet ? request.wallet.phone : null,
       version: state.version,
       balance: change.balanceAfter,
       at,
