@@ -39,7 +39,7 @@ export * as WalletStore from "./ports/WalletStore.js"
 export * as Outbox from "./ports/Outbox.js"
 /** Port: transactions. @since 0.1.0 */
 export * as Transactions from "./ports/Transactions.js"
-/** The in-process event bus. @since 0.1.0 */
+/** In-process delivery of relayed events to subscribers. @since 0.1.0 */
 export * as EventBus from "./adapters/memory/EventBus.js"
 /** SQL storage over any `SqlClient`: migrations and repositories. @since 0.1.0 */
 export * as SqlStorage from "./adapters/sql/Storage.js"

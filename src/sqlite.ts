@@ -1,5 +1,5 @@
 /**
- * SQLite storage (`customer360/sqlite`), through `@effect/sql-sqlite-node`.
+ * SQLite storage (`customer360/sqlite`): better-sqlite3 under an `@effect/sql` client.
  *
  * @since 0.1.0
  */

@@ -1,7 +1,7 @@
 /**
  * The customer use cases of DOMAIN §2: create, get-or-create, find, update, soft delete, search.
  * Inputs are decoded here (so untyped callers are safe), phones normalised under the configured
- * policy, writes run in one transaction, and `customer.created` is published only after commit.
+ * policy, and each creation writes the customer, its wallet and `customer.created` in one transaction.
  *
  * @since 0.1.0
  */
