@@ -16,7 +16,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { isDeepStrictEqual as deepEqual } from "node:util"
 import { describe, expect, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -25,6 +24,7 @@ import { Customers } from "../src/services/Customers.js"
 import { type DepositInput, type IssueCreditInput, Wallets, type WithdrawInput } from "../src/services/Wallets.js"
 import { freshPhone, servicesOver } from "./contract/customers.js"
 import { auditLedger } from "./support/audit.js"
+import { atTime } from "./support/clock.js"
 import { pgEnabled, pgStorage } from "./support/pg.js"
 
 const CLIENTS = 32
@@ -44,21 +44,6 @@ const T_REPLAY = Date.UTC(2026, 6, 1, 8)
 
 // --- clocks, randomness, small helpers ------------------------------------------------------------
 
-const liveClock = Clock.make()
-
-/** A clock stopped at `millis` whose `sleep` really sleeps. */
-const clockAt = (millis: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => millis,
-  currentTimeMillis: Effect.succeed(millis),
-  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
-  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
-  sleep: (duration) => liveClock.sleep(duration)
-})
-
-/** Runs `self` with "now" = `millis`. */
-const atTime = (millis: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withClock(self, clockAt(millis))
 
 /** mulberry32: a small seeded PRNG, so a failing plan can be replayed from its seed. */
 const prng = (seed: number) => {

@@ -10,7 +10,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -25,6 +24,7 @@ import * as Relay from "../src/services/Relay.js"
 import { Wallets } from "../src/services/Wallets.js"
 import { freshPhone, servicesOver } from "./contract/customers.js"
 import { auditLedger } from "./support/audit.js"
+import { atTime } from "./support/clock.js"
 import { createDatabase, pgEnabled, pgStorage, pgUrl } from "./support/pg.js"
 
 const HOUR = 3_600_000
@@ -32,18 +32,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // --- helpers -------------------------------------------------------------------------------------------
 
-const liveClock = Clock.make()
-/** A clock stopped at `millis` whose `sleep` really sleeps. */
-const clockAt = (millis: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => millis,
-  currentTimeMillis: Effect.succeed(millis),
-  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
-  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
-  sleep: (duration) => liveClock.sleep(duration)
-})
-const atTime = (millis: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withClock(self, clockAt(millis))
 
 const num = (v: unknown): number => Number(v)
 const str = (v: unknown): string => String(v)

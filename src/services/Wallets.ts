@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { type CustomerNotFound, Text } from "../domain/Customer.js"
 import { StorageError, ValidationError } from "../domain/Errors.js"
-import type { WalletCreditExpired } from "../domain/Events.js"
+import type { DomainEvent, WalletCreditExpired } from "../domain/Events.js"
 import { encodeId } from "../domain/Ids.js"
 import { InvalidAmount, type Money, money } from "../domain/Money.js"
 import * as Phone from "../domain/Phone.js"
@@ -184,6 +184,17 @@ const creditResult = result(CreditResult)
 
 const entryId = (transactionId: string, i: number) => `le_${transactionId.slice(4)}_${i}`
 
+type WalletEvent = Extract<DomainEvent, { readonly channel: "wallets" }>
+
+/** A wallet event about `subject` at `at`, with a fresh unique id. */
+const walletEvent = <T extends WalletEvent["type"]>(
+  type: T,
+  subject: string,
+  at: Date,
+  data: Extract<WalletEvent, { readonly type: T }>["data"]
+): WalletEvent =>
+  ({ id: encodeId("evt", at.getTime(), randomBytesOf(10)), type, channel: "wallets", subject, occurredAt: at, data }) as WalletEvent
+
 /**
  * Builds the service from its ports.
  *
@@ -241,14 +252,7 @@ export const make = Effect.gen(function*() {
             creditUpdates: [],
             newCredits: [],
             entries: [entry],
-            events: [{
-              id: encodeId("evt", at.getTime(), randomBytesOf(10)),
-              type: "wallet.deposit",
-              channel: "wallets",
-              subject: state.customerId,
-              occurredAt: at,
-              data: { transactionId, amount, source: input.source, reference: input.reference, balanceAfter }
-            }],
+            events: [walletEvent("wallet.deposit", state.customerId, at, { transactionId, amount, source: input.source, reference: input.reference, balanceAfter })],
             result: (planned = new DepositResult({ transactionId, wallet }, true)),
             at
           })
@@ -312,14 +316,7 @@ export const make = Effect.gen(function*() {
               })),
               newCredits: [],
               entries,
-              events: [{
-                id: encodeId("evt", at.getTime(), randomBytesOf(10)),
-                type: "wallet.withdraw",
-                channel: "wallets",
-                subject: state.customerId,
-                occurredAt: at,
-                data: { transactionId, amount, fromCredits, fromReal: plan.fromReal, reference: input.reference, balanceAfter: plan.balanceAfter }
-              }],
+              events: [walletEvent("wallet.withdraw", state.customerId, at, { transactionId, amount, fromCredits, fromReal: plan.fromReal, reference: input.reference, balanceAfter: plan.balanceAfter })],
               result: (planned = new WithdrawResult({ transactionId, wallet, fromCredits, fromReal: plan.fromReal }, true)),
               at
             }
@@ -382,14 +379,7 @@ export const make = Effect.gen(function*() {
               source: null,
               note: input.reason
             }],
-            events: [{
-              id: encodeId("evt", at.getTime(), randomBytesOf(10)),
-              type: "wallet.virtual_credit",
-              channel: "wallets",
-              subject: state.customerId,
-              occurredAt: at,
-              data: { transactionId, creditId, amount, reason: input.reason, ticketId, expiresAt: expiresAt.toISOString(), reference: input.reference }
-            }],
+            events: [walletEvent("wallet.virtual_credit", state.customerId, at, { transactionId, creditId, amount, reason: input.reason, ticketId, expiresAt: expiresAt.toISOString(), reference: input.reference })],
             result: (planned = new CreditResult({ transactionId, credit: creditView(credit, at), wallet }, true)),
             at
           })

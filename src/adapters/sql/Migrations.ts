@@ -240,68 +240,16 @@ const creditsByWalletAndExpiry = Effect.gen(function*() {
 })
 
 /**
- * PostgreSQL: `c360_wallet_write` as one statement per table, run only when it has rows (a withdrawal
- * issues no credit; a deposit spends none), instead of one CTE whose every part is initialised and
- * run on each call. The wallet row is still updated first, on its version, so nothing is written
- * unless the version is the planned one; the function is still one transaction's worth of statements.
+ * The current definition of `c360_wallet_write` (PostgreSQL): one statement per table, run only when it
+ * has rows (a withdrawal issues no credit; a deposit spends none). The wallet row is updated first, on
+ * its version — and, for a write addressed by phone, only while that phone still belongs to the
+ * wallet's customer (a phone can move to another customer without changing any wallet's version, and
+ * a writer may have planned on a remembered phone → wallet mapping) — so nothing is written unless
+ * the wallet is the one planned on, as it was planned on. Installed by migrations 0007 and 0008
+ * (0008 for databases that ran 0007 before the phone check existed); `CREATE OR REPLACE` makes
+ * installing it twice harmless.
  */
-const walletWriteStatements = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      sql.unsafe(`CREATE OR REPLACE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
-        DECLARE
-          v_customer text := p->>'customer';
-          v_at bigint := (p->>'at')::bigint;
-          v_transaction text := p->>'transaction';
-          v_reference text := p->>'reference';
-        BEGIN
-          UPDATE c360_wallets SET balance = (p->>'balance')::bigint, version = version + 1, updated_at = v_at
-          WHERE customer_id = v_customer AND version = (p->>'version')::bigint;
-          IF NOT FOUND THEN RETURN false; END IF;
-          INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
-          VALUES (v_reference, v_transaction, v_customer, p->>'kind', p->>'fingerprint', p->>'result', v_at);
-          IF jsonb_array_length(p->'creditUpdates') > 0 THEN
-            UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
-            FROM jsonb_to_recordset(p->'creditUpdates') AS x(id text, remaining bigint, status text)
-            WHERE vc.id = x.id AND vc.customer_id = v_customer AND vc.status = 'active';
-          END IF;
-          IF jsonb_array_length(p->'newCredits') > 0 THEN
-            INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
-              transaction_id, issued_at, expires_at)
-            SELECT x.id, v_customer, x.amount, x.remaining, x.status, x.reason, x.ticket_id, v_transaction,
-              x.issued_at, x.expires_at
-            FROM jsonb_to_recordset(p->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
-              reason text, ticket_id text, issued_at bigint, expires_at bigint);
-          END IF;
-          INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
-            credit_remaining_after, reference, source, note, created_at)
-          SELECT x.id, v_transaction, v_customer, x.kind, x.amount, x."balanceAfter", x."creditId",
-            x."creditRemainingAfter", v_reference, x.source, x.note, v_at
-          FROM jsonb_to_recordset(p->'entries') AS x(ord int, id text, kind text, amount bigint,
-            "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text)
-          ORDER BY x.ord;
-          INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
-          SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
-          FROM jsonb_to_recordset(p->'events') AS x(ord int, id text, channel text, type text,
-            subject text, payload text, occurred_at bigint)
-          ORDER BY x.ord;
-          RETURN true;
-        END $$`),
-    orElse: () => Effect.void
-  })
-})
-
-/**
- * PostgreSQL: a write addressed by phone also checks that the phone still belongs to the wallet's
- * customer. A phone can move to another customer (an update) without changing any wallet's version,
- * and a writer may have planned on a remembered phone → wallet mapping.
- */
-const walletWriteChecksPhone = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      sql.unsafe(`CREATE OR REPLACE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+const walletWriteFunction = `CREATE OR REPLACE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
         DECLARE
           v_customer text := p->>'customer';
           v_at bigint := (p->>'at')::bigint;
@@ -341,9 +289,11 @@ const walletWriteChecksPhone = Effect.gen(function*() {
             subject text, payload text, occurred_at bigint)
           ORDER BY x.ord;
           RETURN true;
-        END $$`),
-    orElse: () => Effect.void
-  })
+        END $$`
+
+const installWalletWrite = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({ pg: () => sql.unsafe(walletWriteFunction), orElse: () => Effect.void })
 })
 
 /**
@@ -358,8 +308,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0004_wallet_functions": walletFunctions,
   "0005_outbox_index": outboxIndex,
   "0006_credits_by_wallet_and_expiry": creditsByWalletAndExpiry,
-  "0007_wallet_write_statements": walletWriteStatements,
-  "0008_wallet_write_checks_phone": walletWriteChecksPhone
+  "0007_wallet_write_statements": installWalletWrite,
+  "0008_wallet_write_checks_phone": installWalletWrite
 }
 
 /**
