@@ -4,7 +4,9 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     sqlite: "src/sqlite.ts",
-    pg: "src/pg.ts"
+    pg: "src/pg.ts",
+    http: "src/http.ts",
+    d1: "src/d1.ts"
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -111,7 +111,7 @@ export interface Wallets {
   /** Ledger entries of the wallet, newest first; `limit` 1–200 (default 50). */
   readonly transactions: (
     phone: string,
-    options?: { readonly limit?: number; readonly cursor?: string | null }
+    options?: { readonly limit?: number | undefined; readonly cursor?: string | null | undefined }
   ) => Effect.Effect<TransactionsPage, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
   /**
    * Expires every credit due at the configured clock's now, in transactions of about `batchSize`

@@ -1,0 +1,35 @@
+/**
+ * Runs the Express host. Configuration from the environment:
+ * - `DATABASE_URL`: PostgreSQL; otherwise the SQLite file `C360_SQLITE_FILE` (default `.data/customer360.sqlite`).
+ * - `C360_TOKENS`: `"tok1:manager,tok2:staff,tok3:viewer"` (required).
+ * - `PORT` (default 3000), `HOST` (default 127.0.0.1).
+ * SIGINT/SIGTERM: stop accepting, finish running requests, end event streams, close the database.
+ */
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import { createApp } from "./app.js"
+
+const env = process.env
+if (!env.C360_TOKENS) {
+  console.error("C360_TOKENS is required, e.g. C360_TOKENS=\"$(openssl rand -hex 16):manager\"")
+  process.exit(2)
+}
+const sqlite = env.C360_SQLITE_FILE ?? ".data/customer360.sqlite"
+if (!env.DATABASE_URL && sqlite !== ":memory:") mkdirSync(dirname(sqlite), { recursive: true })
+
+const app = await createApp({
+  database: env.DATABASE_URL ? { postgres: env.DATABASE_URL } : { sqlite },
+  tokens: env.C360_TOKENS
+})
+const { url, close } = await app.listen(Number(env.PORT ?? 3000), env.HOST ?? "127.0.0.1")
+console.log(`customer360 API listening on ${url} (${env.DATABASE_URL ? "PostgreSQL" : `SQLite ${sqlite}`})`)
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.log(`${signal}: draining requests and closing the database`)
+    close().then(() => process.exit(0), (e) => {
+      console.error(e)
+      process.exit(1)
+    })
+  })
+}
