@@ -1,71 +1,61 @@
 /**
- * `npm run demo`: creates a few customers and moves money through a wallet on an embedded SQLite
- * file through the Promise facade, and prints what happened, events included. Run it twice: the
- * second run finds the customers the first one created, and replays the same references.
+ * `npm run demo`: starts the Express host on an embedded SQLite file with a few demo customers,
+ * and prints the URL, a development token per role and three `curl` lines to try.
+ *
+ * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
+ * - The tokens are random per run unless `C360_TOKENS` is set. They are for development only.
+ * Stop it with Ctrl-C: requests in flight finish, the database is closed.
  */
+import { randomBytes } from "node:crypto"
 import { mkdirSync } from "node:fs"
-import { createCustomer360, normalizePhone } from "../src/index.js"
+import { dirname } from "node:path"
+import { createCustomer360 } from "../src/index.js"
+import { createApp } from "./express/app.js"
 
 const filename = process.env.C360_DEMO_DB ?? ".data/demo.sqlite"
-if (filename !== ":memory:") mkdirSync(filename.replace(/\/[^/]*$/, "") || ".", { recursive: true })
+if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
+const token = (role: string) => `dev-${role}-${randomBytes(9).toString("base64url")}`
+const tokens = process.env.C360_TOKENS ?? `${token("manager")}:manager,${token("staff")}:staff,${token("viewer")}:viewer`
 
-const c360 = await createCustomer360({ database: { sqlite: { filename } } })
-try {
-  c360.events.subscribe(["customers", "wallets"], (e) => console.log(`  event ${e.type} ${e.subject}`))
+// A few demo customers, created once (getOrCreate: a second run finds them), with some money.
+const seed = await createCustomer360({ database: { sqlite: { filename } } })
+const people = [
+  { phone: "0912 345 678", name: "Nguyễn Văn An", deposit: 500_000 },
+  { phone: "+84 98 888 8888", name: "Trần Thị Bích", deposit: 1_200_000 },
+  { phone: "0283 812 3456", name: "Cửa hàng Lê Đức", deposit: 0 }
+]
+for (const p of people) {
+  const { customer } = await seed.customers.getOrCreate({ phone: p.phone, name: p.name, source: "customer_hub" })
+  if (p.deposit > 0) {
+    await seed.wallets.deposit({ phone: customer.phone!, amount: p.deposit, reference: `demo-seed-${customer.phone}`, source: "manual" })
+  }
+}
+await seed.close()
 
-  console.log(`customer360 demo on SQLite file ${filename}\n`)
-  console.log("Phone numbers, as typed → canonical:")
-  for (const input of ["+84 912 345 678", "0084-28-3812-3456", "(+84) (0) 162 123 4567", "９１２３４５６７８"]) {
-    console.log(`  ${input.padEnd(26)} → ${normalizePhone(input)}`)
-  }
+const app = await createApp({ database: { sqlite: filename }, tokens })
+const { url, close } = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1")
+const byRole = Object.fromEntries(tokens.split(",").map((entry) => entry.split(":")).map(([t, role]) => [role, t]))
 
-  console.log("\nCustomers (getOrCreate: exactly one per phone):")
-  const people = [
-    { phone: "0912 345 678", name: "Nguyễn Văn An" },
-    { phone: "+84 98 888 8888", name: "Trần Thị Bích" },
-    { phone: "0283 812 3456", name: "Cửa hàng Lê Đức" },
-    { phone: "0162 123 4567", name: "Phạm Ngọc Ánh" }
-  ]
-  for (const p of people) {
-    const { customer, created } = await c360.customers.getOrCreate({ ...p, source: "customer_hub" })
-    console.log(`  ${created ? "created" : "found  "} ${customer.id}  ${customer.phone}  ${customer.name}`)
-  }
+console.log(`customer360 demo: the HTTP API on SQLite file ${filename}
+  listening on ${url}   (OpenAPI: ${url}/api/openapi.json)
 
-  const search = await c360.customers.search({ q: "nguyen" })
-  console.log(`\nSearch "nguyen" (accent-insensitive): ${search.items.map((c) => c.name).join(", ")}`)
-  const byPhone = await c360.customers.findByPhone("84 912-345-678")
-  console.log(`findByPhone("84 912-345-678"): ${byPhone?.name}`)
-  try {
-    await c360.customers.create({ phone: "0912345678", name: "Someone else" })
-  } catch (e) {
-    console.log(`create on a taken phone: ${(e as { _tag: string })._tag}: ${(e as Error).message}`)
-  }
-  try {
-    await c360.customers.create({ phone: "0111 234 567", name: "Typo" })
-  } catch (e) {
-    console.log(`create with a bad phone: ${(e as { _tag: string })._tag}: ${(e as Error).message}`)
-  }
-  console.log("\nWallet of 0912 345 678 (references make every write idempotent):")
-  const phone = "0912 345 678"
-  const deposit = await c360.wallets.deposit({ phone, amount: 200_000, reference: "demo-bank-1", source: "bank_transfer" })
-  console.log(`  deposit 200,000 → balance ${deposit.wallet.balance}`)
-  const credit = await c360.wallets.issueVirtualCredit({ phone, amount: 50_000, reason: "BOOM refund", reference: "demo-credit-1" })
-  console.log(`  virtual credit 50,000 until ${credit.credit.expiresAt.toISOString()} → available ${credit.wallet.available}`)
-  const paid = await c360.wallets.withdraw({ phone, amount: 80_000, reference: "demo-order-1" })
-  console.log(`  withdraw 80,000 → ${paid.fromCredits.map((p) => `${p.amount} from credit`).join(", ") || "nothing from credits"}, ${paid.fromReal} from real money`)
-  const again = await c360.wallets.withdraw({ phone, amount: 80_000, reference: "demo-order-1" })
-  console.log(`  the same withdrawal again (same reference) → the same transaction ${again.transactionId === paid.transactionId ? "(replayed, nothing written)" : "(new)"}`)
-  try {
-    await c360.wallets.withdraw({ phone, amount: 10_000_000, reference: "demo-order-2" })
-  } catch (e) {
-    console.log(`  withdraw 10,000,000 → ${(e as { _tag: string })._tag}: ${(e as Error).message}`)
-  }
-  const wallet = await c360.wallets.get(phone)
-  console.log(`  now: balance ${wallet.balance}, virtual ${wallet.virtualBalance}, available ${wallet.available}`)
+Development tokens (new on every run):
+  manager  ${byRole.manager}
+  staff    ${byRole.staff}
+  viewer   ${byRole.viewer}
 
-  await new Promise((resolve) => setTimeout(resolve, 500)) // let the relay deliver from the outbox
-  const all = await c360.customers.search({ limit: 10 })
-  console.log(`\n${all.total} customer(s) in ${filename}`)
-} finally {
-  await c360.close()
+Try:
+  curl -s ${url}/api/customer/0912345678 -H 'authorization: Bearer ${byRole.viewer}'
+  curl -s -X POST ${url}/api/wallet/0912345678/deposit -H 'authorization: Bearer ${byRole.staff}' -H 'content-type: application/json' -d '{"amount":100000,"reference":"demo-${Date.now().toString(36)}","source":"manual"}'
+  curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
+
+Ctrl-C stops the server.`)
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    close().then(() => process.exit(0), (e) => {
+      console.error(e)
+      process.exit(1)
+    })
+  })
 }

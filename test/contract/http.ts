@@ -1,0 +1,494 @@
+/**
+ * Black-box tests of the HTTP API through the Express host, listening on a real port and called
+ * with `fetch`; run on SQLite and on PostgreSQL by the `http.*.test.ts` files.
+ */
+import { request } from "node:http"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type AppOptions, createApp } from "../../examples/express/app.js"
+
+const TOKENS = { manager: "manager-token-1", staff: "staff-token-1", viewer: "viewer-token-1" } as const
+type Who = keyof typeof TOKENS | "nobody"
+
+interface Reply {
+  readonly status: number
+  readonly body: any
+  readonly text: string
+  readonly headers: Headers
+}
+
+export interface HttpTarget {
+  readonly database: AppOptions["database"]
+  readonly cleanup: () => Promise<void>
+}
+
+export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
+  describe(name, () => {
+    let base = ""
+    let close: () => Promise<void> = async () => {}
+    let cleanup: () => Promise<void> = async () => {}
+
+    beforeAll(async () => {
+      const t = await target()
+      cleanup = t.cleanup
+      const app = await createApp({
+        database: t.database,
+        tokens: `${TOKENS.manager}:manager,${TOKENS.staff}:staff,${TOKENS.viewer}:viewer`,
+        keepAliveMs: 300,
+        eventPollMs: 25
+      })
+      const listening = await app.listen(0)
+      base = listening.url
+      close = listening.close
+    })
+    afterAll(async () => {
+      await close()
+      await cleanup()
+    })
+
+    const call = async (
+      method: string,
+      path: string,
+      options: { who?: Who; body?: unknown; raw?: string; headers?: Record<string, string> } = {}
+    ): Promise<Reply> => {
+      const who = options.who ?? "manager"
+      const headers: Record<string, string> = { ...(who === "nobody" ? {} : { authorization: `Bearer ${TOKENS[who]}` }) }
+      let body: string | undefined
+      if (options.raw !== undefined) body = options.raw
+      else if (options.body !== undefined) {
+        body = JSON.stringify(options.body)
+        headers["content-type"] = "application/json"
+      }
+      const response = await fetch(base + path, { method, headers: { ...headers, ...options.headers }, body })
+      const text = await response.text()
+      let parsed: unknown = undefined
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // not JSON
+      }
+      return { status: response.status, body: parsed, text, headers: response.headers }
+    }
+
+    const expectError = (reply: Reply, status: number, code: string) => {
+      expect({ status: reply.status, code: reply.body?.error?.code }).toEqual({ status, code })
+      expect(typeof reply.body.error.message).toBe("string")
+      expect(Object.keys(reply.body)).toEqual(["error"])
+      expect(reply.headers.get("content-type")).toMatch(/^application\/json/)
+      expect(reply.text).not.toMatch(/\n\s+at |SqlError|SQLITE_|node_modules|\.ts:\d/)
+    }
+
+    let seq = 0
+    const phone = () => {
+      seq += 1
+      return `09${String(Date.now() % 1_000_000).padStart(6, "0")}${String(seq).padStart(2, "0")}`
+    }
+    const ref = (what: string) => `${what}-${Date.now().toString(36)}-${(seq += 1)}`
+    const newCustomer = async (name = "Khách Hàng") => {
+      const p = phone()
+      const reply = await call("POST", "/api/customers", { body: { phone: p, name }, who: "staff" })
+      expect(reply.status).toBe(201)
+      return { phone: p, id: reply.body.id as string, customer: reply.body }
+    }
+
+    describe("system", () => {
+      it("GET /health answers without a token", async () => {
+        const reply = await call("GET", "/health", { who: "nobody" })
+        expect(reply.status).toBe(200)
+        expect(reply.body).toEqual({ status: "ok", database: "ok" })
+      })
+
+      it("GET /api/openapi.json documents every endpoint, its errors and the bearer scheme", async () => {
+        const reply = await call("GET", "/api/openapi.json", { who: "nobody" })
+        expect(reply.status).toBe(200)
+        expect(reply.body.openapi).toMatch(/^3\./)
+        const paths = Object.keys(reply.body.paths).sort()
+        expect(paths).toEqual([
+          "/api/customer/{phone}",
+          "/api/customers",
+          "/api/customers/recent",
+          "/api/customers/search",
+          "/api/customers/{id}",
+          "/api/events",
+          "/api/jobs/expire-credits",
+          "/api/openapi.json",
+          "/api/wallet/{phone}",
+          "/api/wallet/{phone}/deposit",
+          "/api/wallet/{phone}/transactions",
+          "/api/wallet/{phone}/virtual-credit",
+          "/api/wallet/{phone}/withdraw",
+          "/health"
+        ])
+        const withdraw = reply.body.paths["/api/wallet/{phone}/withdraw"].post
+        expect(Object.keys(withdraw.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "409", "422"]))
+        expect(JSON.stringify(reply.body.components.securitySchemes)).toContain("bearer")
+      })
+
+      it("unknown routes get a JSON 404, inside and outside /api", async () => {
+        expectError(await call("GET", "/api/nope"), 404, "NOT_FOUND")
+        expectError(await call("DELETE", "/api/wallet/0912345678"), 404, "NOT_FOUND")
+        expectError(await call("GET", "/nope", { who: "nobody" }), 404, "NOT_FOUND")
+      })
+    })
+
+    describe("authentication and roles", () => {
+      it("no token, an unknown token or another scheme → 401", async () => {
+        const { phone: p } = await newCustomer()
+        expectError(await call("GET", `/api/wallet/${p}`, { who: "nobody" }), 401, "UNAUTHORIZED")
+        expectError(await call("GET", `/api/wallet/${p}`, { who: "nobody", headers: { authorization: "Bearer wrong-token-xyz" } }), 401, "UNAUTHORIZED")
+        expectError(await call("GET", `/api/wallet/${p}`, { who: "nobody", headers: { authorization: `Basic ${TOKENS.manager}` } }), 401, "UNAUTHORIZED")
+        expectError(await call("GET", "/api/customers/recent", { who: "nobody" }), 401, "UNAUTHORIZED")
+      })
+
+      it("each role can do exactly what it is allowed (viewer < staff < manager)", async () => {
+        const { phone: p, id } = await newCustomer()
+        await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 1_000_000, reference: ref("seed"), source: "manual" } })
+        const operations: ReadonlyArray<{ readonly min: Who; readonly run: (who: Who) => Promise<Reply> }> = [
+          { min: "viewer", run: (who) => call("GET", `/api/wallet/${p}`, { who }) },
+          { min: "viewer", run: (who) => call("GET", `/api/wallet/${p}/transactions`, { who }) },
+          { min: "viewer", run: (who) => call("GET", `/api/customer/${p}`, { who }) },
+          { min: "viewer", run: (who) => call("GET", "/api/customers/search?q=Kh", { who }) },
+          { min: "viewer", run: (who) => call("GET", "/api/customers/recent", { who }) },
+          { min: "staff", run: (who) => call("POST", "/api/customers", { who, body: { phone: phone(), name: "Role" } }) },
+          { min: "staff", run: (who) => call("PUT", `/api/customers/${id}`, { who, body: { city: "Huế" } }) },
+          { min: "staff", run: (who) => call("POST", `/api/wallet/${p}/deposit`, { who, body: { amount: 10, reference: ref("d"), source: "manual" } }) },
+          { min: "manager", run: (who) => call("POST", `/api/wallet/${p}/withdraw`, { who, body: { amount: 10, reference: ref("w") } }) },
+          { min: "manager", run: (who) => call("POST", `/api/wallet/${p}/virtual-credit`, { who, body: { amount: 10, reason: "r", reference: ref("c") } }) },
+          { min: "manager", run: (who) => call("POST", "/api/jobs/expire-credits", { who }) }
+        ]
+        const rank = { viewer: 0, staff: 1, manager: 2 } as const
+        for (const op of operations) {
+          for (const who of ["viewer", "staff", "manager"] as const) {
+            const reply = await op.run(who)
+            if (rank[who] >= rank[op.min as keyof typeof rank]) expect(reply.status, `${who} ${op.run}`).toBeLessThan(300)
+            else expectError(reply, 403, "FORBIDDEN")
+          }
+        }
+        // delete last: the customer becomes inactive
+        expectError(await call("DELETE", `/api/customers/${id}`, { who: "staff" }), 403, "FORBIDDEN")
+        expect((await call("DELETE", `/api/customers/${id}`, { who: "manager" })).status).toBe(200)
+      })
+
+      it("a refused write writes nothing", async () => {
+        const { phone: p } = await newCustomer()
+        const reference = ref("forbidden")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { who: "viewer", body: { amount: 500, reference, source: "manual" } }), 403, "FORBIDDEN")
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(0)
+        // the reference is still free
+        const ok = await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 700, reference, source: "manual" } })
+        expect(ok.body.wallet.balance).toBe(700)
+      })
+    })
+
+    describe("customers", () => {
+      it("POST /api/customers → 201 with the canonical phone; the same phone in another format → 409", async () => {
+        const reply = await call("POST", "/api/customers", { body: { phone: "+84 97 111 2233", name: "Nguyễn Văn An", email: "an@example.vn" } })
+        expect(reply.status).toBe(201)
+        expect(reply.body).toMatchObject({ phone: "0971112233", name: "Nguyễn Văn An", status: "active", type: "walk-in" })
+        expect(reply.body.id).toMatch(/^cus_/)
+        expect(new Date(reply.body.createdAt).toISOString()).toBe(reply.body.createdAt)
+        const again = await call("POST", "/api/customers", { body: { phone: "0084971112233", name: "Other" } })
+        expectError(again, 409, "CUSTOMER_EXISTS")
+        expect(again.body.error.details).toEqual({ field: "phone" })
+      })
+
+      it("bad input → 400 INVALID_PHONE / VALIDATION_ERROR with details, nothing written", async () => {
+        const bad = await call("POST", "/api/customers", { body: { phone: "12345", name: "X" } })
+        expectError(bad, 400, "INVALID_PHONE")
+        expect(bad.body.error.details.reason).toBe("wrong_length")
+        const noName = await call("POST", "/api/customers", { body: { phone: phone() } })
+        expectError(noName, 400, "VALIDATION_ERROR")
+        expect(noName.body.error.details.issues[0].path).toBe("name")
+        expectError(await call("POST", "/api/customers", { body: { phone: phone(), name: "" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", "/api/customers", { body: { phone: phone(), name: "X", gender: "robot" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", "/api/customers", { body: [1, 2] }), 400, "VALIDATION_ERROR")
+        const p = phone()
+        expectError(await call("POST", "/api/customers", { body: { phone: p, name: "X", email: "not-an-email" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("GET", `/api/customer/${p}`), 404, "CUSTOMER_NOT_FOUND")
+      })
+
+      it("search by accent-free name or phone fragment, paginated; recent is newest first", async () => {
+        const tag = `Zeta${Date.now().toString(36)}`
+        const made = []
+        for (const n of ["Đỗ", "Lê", "Ngô"]) made.push(await newCustomer(`${n} ${tag} Ánh`))
+        const byName = await call("GET", `/api/customers/search?q=${encodeURIComponent(`${tag.toLowerCase()} anh`)}&limit=2&page=1`, { who: "viewer" })
+        expect(byName.status).toBe(200)
+        expect(byName.body.total).toBe(3)
+        expect(byName.body.items.map((c: any) => c.id)).toEqual([made[2]!.id, made[1]!.id])
+        const page2 = await call("GET", `/api/customers/search?q=${tag}&limit=2&page=2`, { who: "viewer" })
+        expect(page2.body.items.map((c: any) => c.id)).toEqual([made[0]!.id])
+        const byPhone = await call("GET", `/api/customers/search?q=${made[1]!.phone.slice(-7)}`, { who: "viewer" })
+        expect(byPhone.body.items.map((c: any) => c.id)).toContain(made[1]!.id)
+        const recent = await call("GET", "/api/customers/recent?limit=3", { who: "viewer" })
+        expect(recent.body.items.map((c: any) => c.id)).toEqual([made[2]!.id, made[1]!.id, made[0]!.id])
+        expectError(await call("GET", "/api/customers/search?limit=abc"), 400, "VALIDATION_ERROR")
+        expectError(await call("GET", "/api/customers/search?limit=1000"), 400, "VALIDATION_ERROR")
+      })
+
+      it("PUT updates, DELETE soft-deletes; unknown ids → 404", async () => {
+        const { id, phone: p } = await newCustomer()
+        const updated = await call("PUT", `/api/customers/${id}`, { body: { name: "Trần Thị Bích", city: "Đà Nẵng", email: null } })
+        expect(updated.status).toBe(200)
+        expect(updated.body).toMatchObject({ id, name: "Trần Thị Bích", city: "Đà Nẵng", phone: p })
+        const other = await newCustomer()
+        expectError(await call("PUT", `/api/customers/${id}`, { body: { phone: other.phone } }), 409, "CUSTOMER_EXISTS")
+        expectError(await call("PUT", `/api/customers/${id}`, { body: { type: "emperor" } }), 400, "VALIDATION_ERROR")
+        const deleted = await call("DELETE", `/api/customers/${id}`)
+        expect(deleted.body.status).toBe("inactive")
+        expectError(await call("PUT", "/api/customers/cus_00000000000000000000000000", { body: { name: "X" } }), 404, "CUSTOMER_NOT_FOUND")
+        expectError(await call("DELETE", "/api/customers/cus_00000000000000000000000000"), 404, "CUSTOMER_NOT_FOUND")
+        expectError(await call("DELETE", "/api/customers/not-an-id"), 400, "VALIDATION_ERROR")
+      })
+
+      it("GET /api/customer/:phone is the 360 view, with the phone in any format", async () => {
+        const { phone: p, id } = await newCustomer()
+        await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 50_000, reference: ref("v"), source: "bank_transfer" } })
+        const international = `+84 ${p.slice(1, 3)} ${p.slice(3, 6)} ${p.slice(6)}`
+        const view = await call("GET", `/api/customer/${encodeURIComponent(international)}`, { who: "viewer" })
+        expect(view.status).toBe(200)
+        expect(view.body.customer.id).toBe(id)
+        expect(view.body.wallet).toMatchObject({ customerId: id, balance: 50_000, available: 50_000 })
+        expect(view.body.transactions.items).toHaveLength(1)
+        expect(view.body.transactions.items[0]).toMatchObject({ kind: "deposit", amount: 50_000, balanceAfter: 50_000 })
+        expectError(await call("GET", "/api/customer/0999999999"), 404, "CUSTOMER_NOT_FOUND")
+        expectError(await call("GET", "/api/customer/hello"), 400, "INVALID_PHONE")
+      })
+    })
+
+    describe("wallets", () => {
+      it("deposit, credit, withdraw (credits first), with the facade's shapes", async () => {
+        const { phone: p, id } = await newCustomer()
+        const deposit = await call("POST", `/api/wallet/${p}/deposit`, { who: "staff", body: { amount: 100_000, reference: ref("dep"), source: "bank_transfer", note: "CK" } })
+        expect(deposit.status).toBe(200)
+        expect(deposit.body.transactionId).toMatch(/^txn_/)
+        expect(deposit.body.wallet).toEqual({ customerId: id, balance: 100_000, virtualBalance: 0, available: 100_000, credits: [] })
+        const credit = await call("POST", `/api/wallet/${p}/virtual-credit`, { body: { amount: 30_000, reason: "apology", reference: ref("vc"), expiresInDays: 7 } })
+        expect(credit.status).toBe(200)
+        expect(credit.body.credit).toMatchObject({ amount: 30_000, remaining: 30_000, status: "active", reason: "apology" })
+        expect(Date.parse(credit.body.credit.expiresAt) - Date.parse(credit.body.credit.issuedAt)).toBe(7 * 86_400_000)
+        const withdraw = await call("POST", `/api/wallet/${p}/withdraw`, { body: { amount: 50_000, reference: ref("wd") } })
+        expect(withdraw.status).toBe(200)
+        expect(withdraw.body.fromCredits).toEqual([{ creditId: credit.body.credit.id, amount: 30_000 }])
+        expect(withdraw.body.fromReal).toBe(20_000)
+        expect(withdraw.body.wallet).toMatchObject({ balance: 80_000, virtualBalance: 0, available: 80_000 })
+        const wallet = await call("GET", `/api/wallet/${p}`, { who: "viewer" })
+        expect(wallet.body).toEqual(withdraw.body.wallet)
+      })
+
+      it("a reference replays the first result; another payload under it → 409 IDEMPOTENCY_CONFLICT", async () => {
+        const { phone: p } = await newCustomer()
+        const reference = ref("webhook")
+        const body = { amount: 25_000, reference, source: "bank_transfer" }
+        const first = await call("POST", `/api/wallet/${p}/deposit`, { body })
+        const again = await call("POST", `/api/wallet/${p}/deposit`, { body })
+        expect(again.body).toEqual(first.body)
+        const conflict = await call("POST", `/api/wallet/${p}/deposit`, { body: { ...body, amount: 26_000 } })
+        expectError(conflict, 409, "IDEMPOTENCY_CONFLICT")
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(25_000)
+        // twenty simultaneous deliveries of one webhook deposit once
+        const other = await newCustomer()
+        const hook = { amount: 10_000, reference: ref("hook"), source: "bank_transfer" }
+        const replies = await Promise.all(Array.from({ length: 20 }, () => call("POST", `/api/wallet/${other.phone}/deposit`, { body: hook })))
+        expect(new Set(replies.map((r) => r.status))).toEqual(new Set([200]))
+        expect(new Set(replies.map((r) => r.body.transactionId)).size).toBe(1)
+        expect((await call("GET", `/api/wallet/${other.phone}`)).body.balance).toBe(10_000)
+      })
+
+      it("422 INSUFFICIENT_FUNDS and 400 INVALID_AMOUNT change nothing", async () => {
+        const { phone: p } = await newCustomer()
+        await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 10_000, reference: ref("d"), source: "manual" } })
+        const short = await call("POST", `/api/wallet/${p}/withdraw`, { body: { amount: 10_001, reference: ref("w") } })
+        expectError(short, 422, "INSUFFICIENT_FUNDS")
+        expect(short.body.error.details).toEqual({ available: 10_000, requested: 10_001 })
+        for (const amount of [1.5, -5, 0, 2 ** 53, 1e300]) {
+          const reply = await call("POST", `/api/wallet/${p}/withdraw`, { body: { amount, reference: ref("w") } })
+          expectError(reply, 400, "INVALID_AMOUNT")
+        }
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: "100", reference: ref("d"), source: "manual" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 100, source: "manual" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 100, reference: ref("d"), source: "cash" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", `/api/wallet/${p}/withdraw`, { body: { amount: 100, reference: "" } }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", "/api/wallet/0999999998/deposit", { body: { amount: 100, reference: ref("d"), source: "manual" } }), 404, "CUSTOMER_NOT_FOUND")
+        expectError(await call("POST", "/api/wallet/abc/deposit", { body: { amount: 100, reference: ref("d"), source: "manual" } }), 400, "INVALID_PHONE")
+        const history = await call("GET", `/api/wallet/${p}/transactions`)
+        expect(history.body.items).toHaveLength(1)
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(10_000)
+      })
+
+      it("transactions are newest first and paginate with the cursor", async () => {
+        const { phone: p } = await newCustomer()
+        for (const amount of [1, 2, 3, 4, 5]) {
+          await call("POST", `/api/wallet/${p}/deposit`, { body: { amount, reference: ref("t"), source: "manual" } })
+        }
+        const first = await call("GET", `/api/wallet/${p}/transactions?limit=2`, { who: "viewer" })
+        expect(first.body.items.map((e: any) => e.amount)).toEqual([5, 4])
+        const second = await call("GET", `/api/wallet/${p}/transactions?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`)
+        expect(second.body.items.map((e: any) => e.amount)).toEqual([3, 2])
+        const third = await call("GET", `/api/wallet/${p}/transactions?limit=2&cursor=${encodeURIComponent(second.body.nextCursor)}`)
+        expect(third.body.items.map((e: any) => e.amount)).toEqual([1])
+        expect(third.body.nextCursor).toBeNull()
+        expectError(await call("GET", `/api/wallet/${p}/transactions?limit=0`), 400, "VALIDATION_ERROR")
+        expectError(await call("GET", `/api/wallet/${p}/transactions?cursor=%00garbage`), 400, "VALIDATION_ERROR")
+      })
+
+      it("POST /api/jobs/expire-credits answers { expired, amount }", async () => {
+        const reply = await call("POST", "/api/jobs/expire-credits")
+        expect(reply.status).toBe(200)
+        expect(reply.body).toEqual({ expired: expect.any(Number), amount: expect.any(Number) })
+      })
+    })
+
+    describe("request bodies", () => {
+      it("over 64 KiB → 413, nothing written", async () => {
+        const p = phone()
+        const reply = await call("POST", "/api/customers", { body: { phone: p, name: "Big", notes: "x".repeat(70_000) } })
+        expectError(reply, 413, "PAYLOAD_TOO_LARGE")
+        expectError(await call("GET", `/api/customer/${p}`), 404, "CUSTOMER_NOT_FOUND")
+        // just under the limit is read (and then validated by the rules: notes ≤ 5,000 characters)
+        const under = await call("POST", "/api/customers", { body: { phone: p, name: "Big", notes: "x".repeat(60_000) } })
+        expectError(under, 400, "VALIDATION_ERROR")
+      })
+
+      it("a chunked body over 64 KiB is cut off: reading stops at the limit, nothing is written", async () => {
+        const p = phone()
+        const url = new URL(`${base}/api/customers`)
+        const outcome = await new Promise<string>((resolve) => {
+          const req = request({
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+          }, (res) => {
+            res.resume()
+            resolve(String(res.statusCode))
+          })
+          req.on("error", () => resolve("connection closed"))
+          req.write(`{"phone":"${p}","name":"Chunked","notes":"`)
+          for (let i = 0; i < 20; i++) req.write("x".repeat(8_192))
+          req.end(`"}`)
+        })
+        expect(["413", "connection closed"]).toContain(outcome)
+        expectError(await call("GET", `/api/customer/${p}`), 404, "CUSTOMER_NOT_FOUND")
+      })
+
+      it("malformed JSON → 400 VALIDATION_ERROR; a body that is not JSON → 415", async () => {
+        const { phone: p } = await newCustomer()
+        const json = { "content-type": "application/json" }
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "{\"amount\": 1,", headers: json }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "", headers: json }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "amount=1", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, "UNSUPPORTED_MEDIA_TYPE")
+        expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "{\"amount\":1}", headers: { "content-type": "text/plain" } }), 415, "UNSUPPORTED_MEDIA_TYPE")
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(0)
+      })
+    })
+
+    describe("server-sent events", () => {
+      const open = async (options: { lastEventId?: string; channels?: string } = {}) => {
+        const controller = new AbortController()
+        const headers: Record<string, string> = { authorization: `Bearer ${TOKENS.viewer}` }
+        if (options.lastEventId !== undefined) headers["last-event-id"] = options.lastEventId
+        const response = await fetch(`${base}/api/events${options.channels ? `?channels=${options.channels}` : ""}`, { headers, signal: controller.signal })
+        expect(response.status).toBe(200)
+        expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/)
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let buffer = ""
+        const events: Array<{ event: string; id: string; data: any }> = []
+        let comments = 0
+        const pump = (async () => {
+          try {
+            for (;;) {
+              const { done, value } = await reader.read()
+              if (done) return
+              buffer += decoder.decode(value, { stream: true })
+              let end: number
+              while ((end = buffer.indexOf("\n\n")) >= 0) {
+                const block = buffer.slice(0, end)
+                buffer = buffer.slice(end + 2)
+                const fields: Record<string, string> = {}
+                for (const line of block.split("\n")) {
+                  if (line.startsWith(":")) comments += 1
+                  const m = /^(event|id|data): (.*)$/.exec(line)
+                  if (m) fields[m[1]!] = m[2]!
+                }
+                if (fields.event) events.push({ event: fields.event, id: fields.id!, data: JSON.parse(fields.data!) })
+              }
+            }
+          } catch {
+            // aborted
+          }
+        })()
+        const waitFor = async (predicate: () => boolean, ms: number) => {
+          const deadline = Date.now() + ms
+          while (!predicate()) {
+            if (Date.now() > deadline) return false
+            await new Promise((r) => setTimeout(r, 10))
+          }
+          return true
+        }
+        return {
+          events,
+          comments: () => comments,
+          waitFor,
+          close: async () => {
+            controller.abort()
+            await pump
+          }
+        }
+      }
+
+      it("a connected client receives the deposit event within 1 s; Last-Event-ID resumes with exactly the missed events", async () => {
+        const { phone: p, id } = await newCustomer()
+        const first = await open({ channels: "wallets" })
+        const started = Date.now()
+        const deposit = await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 1_000, reference: ref("sse"), source: "manual" } })
+        expect(await first.waitFor(() => first.events.some((e) => e.data.data.transactionId === deposit.body.transactionId), 1_000)).toBe(true)
+        expect(Date.now() - started).toBeLessThan(1_000)
+        const seen = first.events.find((e) => e.data.data.transactionId === deposit.body.transactionId)!
+        expect(seen).toMatchObject({ event: "wallet.deposit", data: { type: "wallet.deposit", subject: id, channel: "wallets" } })
+        expect(seen.id).toBe(seen.data.id)
+        await first.close()
+
+        // missed while disconnected: two more deposits and a credit on another channel's filter
+        const missed = []
+        for (const amount of [2_000, 3_000]) {
+          missed.push((await call("POST", `/api/wallet/${p}/deposit`, { body: { amount, reference: ref("sse"), source: "manual" } })).body.transactionId)
+        }
+        const other = await newCustomer() // a customers-channel event: filtered out below
+        const resumed = await open({ lastEventId: seen.id, channels: "wallets" })
+        expect(await resumed.waitFor(() => resumed.events.length >= 2, 2_000)).toBe(true)
+        await new Promise((r) => setTimeout(r, 300)) // nothing else arrives
+        expect(resumed.events.map((e) => e.data.data.transactionId)).toEqual(missed)
+        expect(resumed.events.map((e) => e.data.subject)).not.toContain(other.id)
+        // and it goes on live
+        const live = await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 4_000, reference: ref("sse"), source: "manual" } })
+        expect(await resumed.waitFor(() => resumed.events.length === 3, 1_000)).toBe(true)
+        expect(resumed.events[2]!.data.data.transactionId).toBe(live.body.transactionId)
+        expect(resumed.comments()).toBeGreaterThan(0) // greeting and keep-alives
+        await resumed.close()
+      })
+
+      it("concurrent writers: a resumed client sees every event once, in order per wallet", async () => {
+        const customers = [await newCustomer(), await newCustomer()]
+        const client = await open({ channels: "wallets" })
+        const writes = customers.flatMap((c) =>
+          [1, 2, 3, 4, 5].map((amount) => call("POST", `/api/wallet/${c.phone}/deposit`, { body: { amount, reference: ref("c"), source: "manual" } }))
+        )
+        const replies = await Promise.all(writes)
+        expect(await client.waitFor(() => client.events.length >= 10, 3_000)).toBe(true)
+        await client.close()
+        const ids = client.events.map((e) => e.id)
+        expect(new Set(ids).size).toBe(ids.length)
+        expect(new Set(client.events.map((e) => e.data.data.transactionId))).toEqual(new Set(replies.map((r) => r.body.transactionId)))
+        for (const c of customers) {
+          const balances = client.events.filter((e) => e.data.subject === c.id).map((e) => e.data.data.balanceAfter ?? e.data.data.wallet?.balance)
+          expect(balances).toEqual([...balances].sort((a, b) => a - b))
+        }
+      })
+
+      it("unknown channels → 400; no token → 401", async () => {
+        expectError(await call("GET", "/api/events?channels=wallets,secrets", { who: "viewer" }), 400, "VALIDATION_ERROR")
+        expectError(await call("GET", "/api/events", { who: "nobody" }), 401, "UNAUTHORIZED")
+      })
+    })
+  })
