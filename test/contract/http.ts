@@ -26,10 +26,12 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
     let base = ""
     let close: () => Promise<void> = async () => {}
     let cleanup: () => Promise<void> = async () => {}
+    let database: AppOptions["database"] = { sqlite: ":memory:" }
 
     beforeAll(async () => {
       const t = await target()
       cleanup = t.cleanup
+      database = t.database
       const app = await createApp({
         database: t.database,
         tokens: `${TOKENS.manager}:manager,${TOKENS.staff}:staff,${TOKENS.viewer}:viewer`,
@@ -58,7 +60,7 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         body = JSON.stringify(options.body)
         headers["content-type"] = "application/json"
       }
-      const response = await fetch(base + path, { method, headers: { ...headers, ...options.headers }, body })
+      const response = await fetch(base + path, { method, headers: { ...headers, ...options.headers }, ...(body === undefined ? {} : { body }) })
       const text = await response.text()
       let parsed: unknown = undefined
       try {
@@ -489,6 +491,45 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
       it("unknown channels → 400; no token → 401", async () => {
         expectError(await call("GET", "/api/events?channels=wallets,secrets", { who: "viewer" }), 400, "VALIDATION_ERROR")
         expectError(await call("GET", "/api/events", { who: "nobody" }), 401, "UNAUTHORIZED")
+      })
+    })
+
+    describe("shutdown", () => {
+      it("close(): a request in flight finishes, event streams end, new connections are refused", async () => {
+        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager` })
+        const { url, close: stop } = await second.listen(0)
+        // an event stream (never ends by itself) and a request whose body is still arriving
+        const events = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${TOKENS.manager}` } })
+        const streamEnded = events.body!.pipeTo(new WritableStream()).then(() => "ended", () => "ended")
+        const p = phone()
+        const target = new URL(`${url}/api/customers`)
+        let answered = ""
+        const req = request({
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+        })
+        const reply = new Promise<number>((resolve, reject) => {
+          req.on("response", (res) => {
+            res.on("data", (chunk) => (answered += chunk))
+            res.on("end", () => resolve(res.statusCode!))
+          })
+          req.on("error", reject)
+        })
+        req.write(`{"phone":"${p}",`)
+        await new Promise((r) => setTimeout(r, 150)) // the server has the request and waits for its body
+        const closing = stop()
+        await new Promise((r) => setTimeout(r, 150))
+        await expect(fetch(`${url}/health`)).rejects.toThrow() // no longer accepting
+        req.end(`"name":"Late"}`)
+        expect(await reply).toBe(201)
+        expect(JSON.parse(answered).phone).toBe(p)
+        await closing
+        expect(await streamEnded).toBe("ended")
+        // the write is committed: the suite's own server (same database) sees it
+        expect((await call("GET", `/api/customer/${p}`)).status).toBe(200)
       })
     })
   })
