@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as EventBus from "./adapters/memory/EventBus.js"
 import type { StoragePorts } from "./adapters/sql/Storage.js"
 import type { StorageError, ValidationError } from "./domain/Errors.js"
+import type { JobLeases } from "./ports/JobLeases.js"
 import type { Outbox } from "./ports/Outbox.js"
 import * as Config from "./services/Config.js"
 import * as Customers from "./services/Customers.js"
@@ -18,7 +19,13 @@ import * as Wallets from "./services/Wallets.js"
  *
  * @since 0.1.0
  */
-export type Services = Customers.Customers | Wallets.Wallets | EventBus.EventBus | Outbox | Config.Customer360Config
+export type Services =
+  | Customers.Customers
+  | Wallets.Wallets
+  | EventBus.EventBus
+  | Outbox
+  | JobLeases
+  | Config.Customer360Config
 
 /**
  * Builds the services over `storage`. Fails with `ValidationError` for bad options and with

@@ -45,6 +45,8 @@ export * as EventBus from "./adapters/memory/EventBus.js"
 export * as SqlStorage from "./adapters/sql/Storage.js"
 /** The whole library as one Effect layer. @since 0.1.0 */
 export * as Customer360 from "./Customer360.js"
+/** Jobs for a runner: credit expiry and the outbox relay, exclusive across processes. @since 0.1.0 */
+export * as Jobs from "./services/Jobs.js"
 
 export {
   createCustomer360,

@@ -297,6 +297,38 @@ const installWalletWrite = Effect.gen(function*() {
 })
 
 /**
+ * Leases on named jobs (see JobLeasesSql): one row per job, claimed and renewed by single statements,
+ * so that two job runners on one database never run the same job at once.
+ */
+const jobLeases = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE c360_job_leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    acquired_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  )`
+})
+
+/**
+ * SQLite: a wallet's version may only ever step by one. A writer that cannot lock the wallet between
+ * its read and its write (Cloudflare D1 has no interactive transactions) sets `version` to the value
+ * it read plus one, in the same batch as the rest of its change: if another write got in between,
+ * the trigger aborts, and the whole batch with it. The other writers' `version = version + 1` always
+ * passes. PostgreSQL checks the version in its write statement instead.
+ */
+const walletVersionGuard = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () =>
+      sql`CREATE TRIGGER c360_wallets_version_guard BEFORE UPDATE OF version ON c360_wallets
+        WHEN NEW.version <> OLD.version + 1
+        BEGIN SELECT RAISE(ABORT, 'c360: stale wallet version'); END`
+  })
+})
+
+/**
  * Every migration of the library, in order.
  *
  * @since 0.1.0
@@ -309,7 +341,9 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0005_outbox_index": outboxIndex,
   "0006_credits_by_wallet_and_expiry": creditsByWalletAndExpiry,
   "0007_wallet_write_statements": installWalletWrite,
-  "0008_wallet_write_checks_phone": installWalletWrite
+  "0008_wallet_write_checks_phone": installWalletWrite,
+  "0009_job_leases": jobLeases,
+  "0010_sqlite_wallet_version_guard": walletVersionGuard
 }
 
 /**

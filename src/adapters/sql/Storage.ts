@@ -12,10 +12,12 @@ import * as Layer from "effect/Layer"
 import { StorageError } from "../../domain/Errors.js"
 import type { CustomerRepository } from "../../ports/CustomerRepository.js"
 import type { EventPublisher } from "../../ports/EventPublisher.js"
+import type { JobLeases } from "../../ports/JobLeases.js"
 import type { Outbox } from "../../ports/Outbox.js"
 import type { Transactions } from "../../ports/Transactions.js"
 import type { WalletStore } from "../../ports/WalletStore.js"
 import * as CustomerRepositorySql from "./CustomerRepositorySql.js"
+import * as JobLeasesSql from "./JobLeasesSql.js"
 import { migrate } from "./Migrations.js"
 import { classify } from "./SqlFailure.js"
 import * as OutboxSql from "./OutboxSql.js"
@@ -27,7 +29,7 @@ import * as WalletStoreSql from "./WalletStoreSql.js"
  *
  * @since 0.1.0
  */
-export type StoragePorts = CustomerRepository | Transactions | WalletStore | Outbox | EventPublisher
+export type StoragePorts = CustomerRepository | Transactions | WalletStore | Outbox | EventPublisher | JobLeases
 
 /**
  * Runs the migrations, then provides the repositories. A database that cannot be migrated fails
@@ -39,13 +41,15 @@ export const layer: Layer.Layer<StoragePorts, StorageError, SqlClient.SqlClient>
   CustomerRepositorySql.layer,
   TransactionsSql.layer,
   WalletStoreSql.layer,
-  OutboxSql.layer
+  OutboxSql.layer,
+  JobLeasesSql.layer
 ).pipe(
   // the repositories may prepare statements when built: the schema must exist first
   Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate).pipe(Effect.mapError(migrationFailure))))
 )
 
-function migrationFailure(e: MigrationError | SqlError): StorageError {
+/** @internal The `StorageError` of a database that cannot be migrated (also used by the D1 adapter). */
+export function migrationFailure(e: MigrationError | SqlError): StorageError {
   const reason = e._tag === "SqlError" && classify(e)._tag === "Unavailable" ? "unavailable" : "unexpected"
   return new StorageError({ reason, operation: "migrating the database" })
 }

@@ -1,0 +1,122 @@
+/**
+ * Jobs on PostgreSQL: the job contract, and two real runner processes (`examples/jobs/runner.ts
+ * --once expire-credits`) started at once on one database holding 2,000 due credits over 200 wallets.
+ *
+ * "At once" is made certain, not left to process start-up timing: the test holds a row lock on the
+ * job's (expired) lease row while both runners start, waits until PostgreSQL shows both of their
+ * claims blocked on that lock, and then lets them go together. Both claims are then in flight at the
+ * same instant; the lease's primary key must let exactly one through.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import pg from "pg"
+import { PgDatabase } from "../src/pg.js"
+import { Customers } from "../src/services/Customers.js"
+import { Wallets } from "../src/services/Wallets.js"
+import { jobContract } from "./contract/jobs.js"
+import { freshPhone, servicesOver } from "./contract/customers.js"
+import { auditLedger } from "./support/audit.js"
+import { atTime } from "./support/clock.js"
+import { runLines, runRunner } from "./support/runner.js"
+import { freshDatabase, pgEnabled, pgStorage } from "./support/pg.js"
+
+const WALLETS = 200
+const CREDITS_PER_WALLET = 10
+const DAY = 86_400_000
+
+describe.skipIf(!pgEnabled)("PostgreSQL", () => {
+  jobContract("jobs on PostgreSQL", pgStorage())
+
+  it.live(
+    `Jobs: two runners at once expire each due credit once (${WALLETS * CREDITS_PER_WALLET} due credits over ${WALLETS} wallets): one runs, the other skips`,
+    () =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const t0 = Date.now() - 3 * DAY
+        const services = servicesOver(PgDatabase.layer({ url, maxConnections: 8 }))
+
+        // 200 wallets with 10 credits each, issued three days ago for one day: all due now.
+        const seeded = yield* Effect.gen(function*() {
+          const customers = yield* Customers
+          const wallets = yield* Wallets
+          const phones = Array.from({ length: WALLETS }, () => freshPhone())
+          yield* Effect.forEach(phones, (phone) => customers.create({ phone, name: "Due" }).pipe(atTime(t0)), { concurrency: 8 })
+          const credits = yield* Effect.forEach(
+            phones.flatMap((phone) => Array.from({ length: CREDITS_PER_WALLET }, (_, i) => ({ phone, i }))),
+            ({ i, phone }) =>
+              wallets.issueVirtualCredit({
+                phone,
+                amount: 1_000 * (1 + (i % 7)),
+                reason: "BOOM",
+                reference: `due-${phone}-${i}`,
+                expiresInDays: 1
+              }).pipe(atTime(t0 + i * 1_000)),
+            { concurrency: 8 }
+          )
+          return credits.map((c) => ({ id: c.credit.id as string, amount: c.credit.amount }))
+        }).pipe(Effect.provide(services))
+        const total = seeded.reduce((sum, c) => sum + c.amount, 0)
+
+        // The gate: an expired lease row for the job, locked by this test until both runners wait on it.
+        const connect = Effect.acquireRelease(
+          Effect.promise(async () => {
+            const client = new pg.Client({ connectionString: url })
+            await client.connect()
+            return client
+          }),
+          (client) => Effect.promise(() => client.end())
+        )
+        const gate = yield* connect
+        // pg_stat_activity is a snapshot per transaction: it is watched from outside the gate's.
+        const watch = yield* connect
+        yield* Effect.promise(async () => {
+          await gate.query(`INSERT INTO c360_job_leases (name, holder, acquired_at, expires_at) VALUES ('expire-credits', 'gate', 0, 0)`)
+          await gate.query("BEGIN")
+          await gate.query(`SELECT * FROM c360_job_leases WHERE name = 'expire-credits' FOR UPDATE`)
+        })
+        const env = { DATABASE_URL: url, C360_LOG_LEVEL: "info" }
+        const runners = [runRunner(["--once", "expire-credits"], env), runRunner(["--once", "expire-credits"], env)]
+        let waiting = 0
+        for (let i = 0; i < 300 && waiting < 2; i++) {
+          yield* Effect.sleep("100 millis")
+          const { rows } = yield* Effect.promise(() =>
+            watch.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%c360_job_leases%'`)
+          )
+          waiting = rows[0].n
+        }
+        expect(waiting, "both runners' claims blocked on the lease row at the same time").toBe(2)
+        yield* Effect.promise(() => gate.query("COMMIT"))
+        const finished = yield* Effect.promise(() => Promise.all(runners))
+
+        for (const f of finished) expect(f.code, f.stdout + f.stderr).toBe(0)
+        const lines = finished.map((f) => runLines(f.stdout))
+        for (const l of lines) expect(l, "exactly one line per run").toHaveLength(1)
+        const reports = lines.map((l) => l[0]!.fields).sort((a, b) => a.status!.localeCompare(b.status!))
+        expect(reports.map((r) => r.status)).toEqual(["ok", "skipped"])
+        expect(reports[0]).toMatchObject({ job: "expire-credits", expired: String(seeded.length), amount: String(total) })
+        expect(reports[1]).toMatchObject({ job: "expire-credits", reason: "held-by-another-runner" })
+        expect(lines.flat().map((l) => l.line).join("\n")).toMatch(/job=expire-credits status=ok expired=\d+ amount=\d+ duration_ms=\d+/)
+
+        // Each due credit expired exactly once: one credit_expired entry and one event each, all expired.
+        yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const entries = yield* sql<{ credit_id: string; amount: unknown }>`SELECT credit_id, amount FROM c360_ledger_entries
+            WHERE kind = 'credit_expired'`
+          expect(entries).toHaveLength(seeded.length)
+          expect(new Set(entries.map((e) => e.credit_id))).toEqual(new Set(seeded.map((c) => c.id)))
+          expect(entries.reduce((sum, e) => sum + Number(e.amount), 0)).toBe(-total)
+          const events = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_outbox WHERE type = 'wallet.credit_expired'`
+          expect(Number(events[0]!.n)).toBe(seeded.length)
+          const active = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_virtual_credits WHERE status <> 'expired'`
+          expect(Number(active[0]!.n)).toBe(0)
+          // released by the runner that ran it
+          expect(yield* sql`SELECT holder FROM c360_job_leases WHERE name = 'expire-credits'`).toEqual([])
+          expect((yield* auditLedger).violations).toEqual([])
+        }).pipe(Effect.provide(PgDatabase.layerClient({ url, maxConnections: 2 }).pipe(Layer.orDie)))
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})
