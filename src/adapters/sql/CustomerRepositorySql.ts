@@ -17,7 +17,7 @@ import { Customer, CustomerExists, type CustomerId, emailKey, foldText } from ".
 import { StorageError } from "../../domain/Errors.js"
 import type { Phone } from "../../domain/Phone.js"
 import { type CustomerChanges, CustomerRepository, type SearchCriteria } from "../../ports/CustomerRepository.js"
-import { classify, storage, toStorageError } from "./SqlFailure.js"
+import { classify, type SqlFailure, storage, toStorageError } from "./SqlFailure.js"
 
 /** A `BIGINT` as a number: pg returns int8 as text, better-sqlite3 as a number. */
 const int = (v: unknown): number =>
@@ -55,7 +55,8 @@ export const rowToCustomer = (row: Record<string, unknown>): Either.Either<Custo
     () => new StorageError({ reason: "corrupt", operation: "reading a customer" })
   )
 
-const toRow = (c: Customer) => ({
+/** @internal The stored row of a customer. */
+export const toRow = (c: Customer) => ({
   id: c.id,
   phone: c.phone,
   name: c.name,
@@ -81,7 +82,8 @@ const toRow = (c: Customer) => ({
   updated_at: c.updatedAt.getTime()
 })
 
-const changesToColumns = (changes: CustomerChanges): Record<string, unknown> => {
+/** @internal The columns an update sets. */
+export const changesToColumns = (changes: CustomerChanges): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   if (changes.phone !== undefined) out.phone = changes.phone
   if (changes.name !== undefined) {
@@ -105,6 +107,24 @@ const changesToColumns = (changes: CustomerChanges): Record<string, unknown> => 
   return out
 }
 
+/**
+ * @internal A unique violation on phone or e-mail as the `CustomerExists` it means, or `undefined`
+ * for any other failure.
+ */
+export const customerExists = (
+  failure: SqlFailure,
+  phone: string | null | undefined,
+  email: string | null | undefined
+): CustomerExists | undefined => {
+  if (failure._tag === "UniqueViolation" && failure.constraint.includes("email")) {
+    return new CustomerExists({ field: "email", value: email ?? "" })
+  }
+  if (failure._tag === "UniqueViolation" && failure.constraint.includes("phone")) {
+    return new CustomerExists({ field: "phone", value: phone ?? "" })
+  }
+  return undefined
+}
+
 /** `%`, `_` and the escape character itself match literally in a `LIKE … ESCAPE '\'` pattern. */
 const likeContains = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
@@ -122,16 +142,8 @@ export const make = Effect.gen(function*() {
   /** A unique violation on phone or e-mail becomes `CustomerExists`; anything else a storage failure. */
   const uniqueToExists = (operation: string, phone: string | null | undefined, email: string | null | undefined) =>
   <A, R>(self: Effect.Effect<A, SqlError.SqlError, R>): Effect.Effect<A, CustomerExists | StorageError, R> =>
-    Effect.catchAll(self, (e): Effect.Effect<never, CustomerExists | StorageError> => {
-      const failure = classify(e)
-      if (failure._tag === "UniqueViolation" && failure.constraint.includes("email")) {
-        return Effect.fail(new CustomerExists({ field: "email", value: email ?? "" }))
-      }
-      if (failure._tag === "UniqueViolation" && failure.constraint.includes("phone")) {
-        return Effect.fail(new CustomerExists({ field: "phone", value: phone ?? "" }))
-      }
-      return Effect.fail(toStorageError(operation)(e))
-    })
+    Effect.catchAll(self, (e): Effect.Effect<never, CustomerExists | StorageError> =>
+      Effect.fail(customerExists(classify(e), phone, email) ?? toStorageError(operation)(e)))
 
   const selectByPhone = (phone: Phone) =>
     sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE phone = ${phone}`.pipe(

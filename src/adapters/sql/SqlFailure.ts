@@ -12,6 +12,8 @@ import { StorageError } from "../../domain/Errors.js"
 /** What a failed statement means to the library, whatever the engine. */
 export type SqlFailure =
   | { readonly _tag: "UniqueViolation"; readonly constraint: string }
+  /** A write guard of the library refused a write planned on a stale read (see migration 0010). */
+  | { readonly _tag: "StaleWrite" }
   | { readonly _tag: "Retryable" }
   | { readonly _tag: "Unavailable" }
   | { readonly _tag: "Other" }
@@ -19,29 +21,43 @@ export type SqlFailure =
 const PG_RETRYABLE = new Set(["40001", "40P01", "55P03"])
 const NODE_CONNECTION = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"])
 
+/** D1 reports SQLite's result code at the end of its message: `…: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_UNIQUE)`. */
+const D1_CODE = /\(extended: (SQLITE_[A-Z_]+)\)|: (SQLITE_[A-Z_]+)$/
+/** D1's own transient failures (Cloudflare's list of errors worth a retry). */
+const D1_OVERLOADED = /D1 DB is overloaded|Too many requests queued/i
+const D1_TRANSIENT = /Network connection lost|transient issue|was reset|client disconnected|D1 DB.*(?:timeout|exceeded)/i
+
 /**
  * Classifies a `SqlError` by its cause: PostgreSQL SQLSTATE codes (`23505` unique violation,
- * `40001`/`40P01` serialization and deadlock, classes `08`/`57P` connection loss) and SQLite's
- * extended result codes (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_BUSY`).
+ * `40001`/`40P01` serialization and deadlock, classes `08`/`57P` connection loss), SQLite's
+ * extended result codes (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_BUSY`) — from better-sqlite3's `code`,
+ * or from the end of a Cloudflare D1 error message — and D1's transient failures. A write refused by
+ * the library's stale-version guard (its trigger's message starts `c360: stale`) is a `StaleWrite`.
  */
 export const classify = (error: SqlError.SqlError): SqlFailure => {
   const cause = error.cause as { code?: unknown; constraint?: unknown; message?: unknown } | undefined
-  const code = typeof cause?.code === "string" ? cause.code : ""
+  const message = typeof cause?.message === "string" ? cause.message : ""
+  const d1 = typeof cause?.code === "string" ? undefined : D1_CODE.exec(message)
+  const code = typeof cause?.code === "string" ? cause.code : d1 ? (d1[1] ?? d1[2] ?? "") : ""
   if (code === "23505") {
     return { _tag: "UniqueViolation", constraint: typeof cause?.constraint === "string" ? cause.constraint : "" }
   }
+  if (message.includes("c360: stale")) return { _tag: "StaleWrite" }
   if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    // "UNIQUE constraint failed: c360_customers.phone"
-    const message = typeof cause?.message === "string" ? cause.message : ""
-    return { _tag: "UniqueViolation", constraint: message.slice(message.indexOf(":") + 1).trim() }
+    // "UNIQUE constraint failed: c360_customers.phone" (D1: "D1_ERROR: UNIQUE constraint failed: …: SQLITE_CONSTRAINT …")
+    const failed = /constraint failed: ([^:]*)/.exec(message)
+    return { _tag: "UniqueViolation", constraint: failed ? failed[1]!.trim() : "" }
   }
-  if (PG_RETRYABLE.has(code) || code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED") {
+  if (
+    PG_RETRYABLE.has(code) || code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED" ||
+    D1_OVERLOADED.test(message)
+  ) {
     return { _tag: "Retryable" }
   }
   if (
     code.startsWith("08") || code.startsWith("57P") || code === "53300" || NODE_CONNECTION.has(code) ||
     error.message.startsWith("Failed to acquire connection") || error.message === "Connection error" ||
-    (typeof cause?.message === "string" && /Connection terminated|not open|closed/i.test(cause.message))
+    /Connection terminated|not open|closed/i.test(message) || D1_TRANSIENT.test(message)
   ) {
     return { _tag: "Unavailable" }
   }
@@ -53,7 +69,11 @@ export const toStorageError = (operation: string) => (error: SqlError.SqlError):
   const failure = classify(error)
   return new StorageError({
     operation,
-    reason: failure._tag === "Unavailable" ? "unavailable" : failure._tag === "Retryable" ? "contention" : "unexpected"
+    reason: failure._tag === "Unavailable"
+      ? "unavailable"
+      : failure._tag === "Retryable" || failure._tag === "StaleWrite"
+      ? "contention"
+      : "unexpected"
   })
 }
 

@@ -37,13 +37,14 @@ import {
   type WalletState
 } from "../../domain/Wallet.js"
 import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
-import { SqliteHandle } from "../sqlite/SqliteDatabase.js"
+import { SqliteHandle } from "../sqlite/SqliteHandle.js"
 import { eventRow } from "./OutboxSql.js"
 import { classify, recoverSqlDefects, sleepLive, storage } from "./SqlFailure.js"
 
 const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
-const toCredit = (r: Record<string, unknown>): VirtualCredit => ({
+/** @internal */
+export const toCredit = (r: Record<string, unknown>): VirtualCredit => ({
   id: String(r.id) as CreditId,
   amount: int(r.amount),
   remaining: int(r.remaining),
@@ -54,7 +55,8 @@ const toCredit = (r: Record<string, unknown>): VirtualCredit => ({
   ticketId: r.ticket_id == null ? null : String(r.ticket_id)
 })
 
-const toEntry = (r: Record<string, unknown>) =>
+/** @internal */
+export const toEntry = (r: Record<string, unknown>) =>
   Object.assign(
     new LedgerEntry({
       id: String(r.id),
@@ -72,10 +74,12 @@ const toEntry = (r: Record<string, unknown>) =>
     { seq: int(r.seq) }
   )
 
-const notFound = (key: WalletKey) =>
+/** @internal */
+export const notFound = (key: WalletKey) =>
   new CustomerNotFound("phone" in key ? { by: "phone", value: key.phone } : { by: "id", value: key.customerId })
 
-interface StoredOperation {
+/** @internal */
+export interface StoredOperation {
   readonly kind: string
   readonly fingerprint: string
   readonly result: string
@@ -94,14 +98,14 @@ const stateAfter = (state: WalletState, change: WalletChange): WalletState => {
   return { customerId: state.customerId, balance: change.balanceAfter, version: state.version + 1, credits }
 }
 
-/** Replays a recorded operation, or refuses a different payload under the same reference. */
-const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
+/** @internal Replays a recorded operation, or refuses a different payload under the same reference. */
+export const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
   op.kind === kind && op.fingerprint === fingerprint
     ? Effect.succeed({ replayed: true, result: JSON.parse(op.result) as unknown })
     : Effect.fail(new IdempotencyConflict({ reference }))
 
-/** Why an attempt must be tried again. */
-class Retry {
+/** @internal Why an attempt must be tried again. */
+export class Retry {
   readonly _tag = "Retry"
   constructor(readonly reason: "stale" | "contention" | "unavailable") {}
 }
@@ -113,35 +117,50 @@ const OPTIMISTIC_ATTEMPTS = 3
 const backoff = (attempt: number) =>
   Effect.flatMap(Random.next, (r) => sleepLive(Duration.millis(Math.min(64, 2 ** attempt) * (0.5 + r))))
 
-/** Runs `attempt` until it stops asking for a retry, at most {@link MAX_ATTEMPTS} times. */
-const withRetries = <A, E, R>(
+/** @internal How many attempts, and the wait before attempt `n + 1` after attempt `n` asked for a retry. */
+export interface RetryPolicy {
+  readonly maxAttempts: number
+  readonly wait: (n: number, reason: Retry["reason"]) => Effect.Effect<void>
+}
+
+/** PostgreSQL and SQLite: a lost version race re-reads at once (three times), anything else backs off. */
+const sqlRetries: RetryPolicy = {
+  maxAttempts: MAX_ATTEMPTS,
+  wait: (n, reason) => (reason === "stale" && n < OPTIMISTIC_ATTEMPTS ? Effect.void : backoff(n))
+}
+
+/** @internal Runs `attempt` until it stops asking for a retry, at most `policy.maxAttempts` times. */
+export const withRetries = <A, E, R>(
   operation: string,
-  attempt: (n: number) => Effect.Effect<A, E | Retry, R>
+  attempt: (n: number) => Effect.Effect<A, E | Retry, R>,
+  policy: RetryPolicy = sqlRetries
 ): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> => {
   const loop = (n: number): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> =>
     Effect.catchIf(
       attempt(n),
       (e): e is Retry => e instanceof Retry,
       (e) =>
-        n + 1 >= MAX_ATTEMPTS
+        n + 1 >= policy.maxAttempts
           ? Effect.fail(new StorageError({ reason: e.reason === "unavailable" ? "unavailable" : "contention", operation }))
-          : Effect.zipRight(e.reason === "stale" && n < OPTIMISTIC_ATTEMPTS ? Effect.void : backoff(n), loop(n + 1))
+          : Effect.zipRight(policy.wait(n, e.reason), loop(n + 1))
     ) as Effect.Effect<A, Exclude<E, Retry> | StorageError, R>
   return loop(0)
 }
 
-/** Maps a driver failure to a retry (contention, broken connection) or a storage failure. */
-const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
+/** @internal Maps a driver failure to a retry (contention, broken connection, stale write) or a storage failure. */
+export const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
   const failure = classify(e)
   if (failure._tag === "Retryable") return Effect.fail(new Retry("contention"))
+  // A version guard refused a write planned on a stale read (D1): re-read and re-plan.
+  if (failure._tag === "StaleWrite") return Effect.fail(new Retry("stale"))
   if (failure._tag === "Unavailable") return Effect.fail(new Retry("unavailable"))
   // Two first deliveries of one reference on different wallets: the loser re-reads and replays.
   if (failure._tag === "UniqueViolation") return Effect.fail(new Retry("stale"))
   return Effect.fail(new StorageError({ reason: "unexpected", operation }))
 }
 
-/** Runs expiry batches until one expires nothing or `maxBatches` have run. */
-const expireLoop = <R>(
+/** @internal Runs expiry batches until one expires nothing or `maxBatches` have run. */
+export const expireLoop = <R>(
   batch: Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError, R>,
   maxBatches: number
 ) =>
@@ -538,6 +557,17 @@ const makeSqlite = (handle: SqliteHandle) => {
   return { apply, load, expire }
 }
 
+/** @internal `WalletStore.entries`, the same on every engine. */
+export const ledgerEntries = (sql: SqlClient.SqlClient): WalletStore["entries"] => (customerId, options) =>
+  (options.before === null
+    ? sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+        ORDER BY seq DESC LIMIT ${options.limit}`
+    : sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+        AND seq < ${options.before} ORDER BY seq DESC LIMIT ${options.limit}`).pipe(
+      Effect.map((rows) => ({ items: rows.map(toEntry) })),
+      storage("reading wallet transactions")
+    )
+
 /**
  * Builds the store over the `SqlClient` in context, using the synchronous path when a
  * {@link SqliteHandle} is provided.
@@ -556,20 +586,10 @@ export const make = Effect.gen(function*() {
       }
     })
 
-  const entries = (customerId: string, options: { readonly limit: number; readonly before: number | null }) =>
-    (options.before === null
-      ? sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
-          ORDER BY seq DESC LIMIT ${options.limit}`
-      : sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
-          AND seq < ${options.before} ORDER BY seq DESC LIMIT ${options.limit}`).pipe(
-        Effect.map((rows) => ({ items: rows.map(toEntry) })),
-        storage("reading wallet transactions")
-      )
-
   return WalletStore.of({
     apply: engine.apply,
     load: engine.load,
-    entries,
+    entries: ledgerEntries(sql),
     expire: engine.expire
   })
 })

@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { StorageError } from "../../domain/Errors.js"
 import * as Storage from "../sql/Storage.js"
+import { SqliteHandle } from "./SqliteHandle.js"
 
 /**
  * - `filename`: a path, or `:memory:` for a private in-memory database.
@@ -35,22 +36,7 @@ export interface SqliteOptions {
   readonly busyTimeoutMs?: number | undefined
 }
 
-/**
- * The raw connection, for code that must run several statements synchronously. `run` takes the
- * same lock as the `SqlClient` (or, inside an `SqlClient` transaction, joins it), so nothing
- * interleaves with it.
- *
- * @since 0.1.0
- */
-export interface SqliteHandle {
-  readonly db: Sqlite.Database
-  readonly run: <A>(f: (db: Sqlite.Database) => A) => Effect.Effect<A, SqlError>
-}
-
-/** @since 0.1.0 */
-export const SqliteHandle: Context.Tag<SqliteHandle, SqliteHandle> = Context.GenericTag<SqliteHandle>(
-  "customer360/SqliteHandle"
-)
+export { SqliteHandle } from "./SqliteHandle.js"
 
 const open = (options: SqliteOptions) =>
   Effect.gen(function*() {

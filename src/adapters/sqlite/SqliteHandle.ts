@@ -1,0 +1,28 @@
+/**
+ * The raw better-sqlite3 connection of the SQLite adapter, as a service. Its own module (types only
+ * from better-sqlite3) so that code which merely checks for it — the SQL wallet store — does not load
+ * the native driver, e.g. in a Worker bundle on D1.
+ *
+ * @since 0.1.0
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import type Sqlite from "better-sqlite3"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+
+/**
+ * The raw connection, for code that must run several statements synchronously. `run` takes the
+ * same lock as the `SqlClient` (or, inside an `SqlClient` transaction, joins it), so nothing
+ * interleaves with it.
+ *
+ * @since 0.1.0
+ */
+export interface SqliteHandle {
+  readonly db: Sqlite.Database
+  readonly run: <A>(f: (db: Sqlite.Database) => A) => Effect.Effect<A, SqlError>
+}
+
+/** @since 0.1.0 */
+export const SqliteHandle: Context.Tag<SqliteHandle, SqliteHandle> = Context.GenericTag<SqliteHandle>(
+  "customer360/SqliteHandle"
+)
