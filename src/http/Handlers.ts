@@ -46,6 +46,9 @@ import * as LiveEvents from "./LiveEvents.js"
  * - `maxBodyBytes`: the largest request body accepted (default 65,536); larger ones get 413.
  * - `keepAlive`: the interval of the SSE keep-alive comments (default 15 s).
  * - `eventPollInterval`: how often the SSE tail reads the outbox while a client listens (default 100 ms).
+ * - `eventSharing`: `"process"` (default: one outbox reader per process for all SSE clients) or
+ *   `"stream"` (each SSE connection reads the outbox itself; for Cloudflare Workers, which cancel a
+ *   request that waits on another request's work).
  *
  * @since 0.1.0
  */
@@ -54,6 +57,7 @@ export interface HttpOptions {
   readonly maxBodyBytes?: number | undefined
   readonly keepAlive?: Duration.DurationInput | undefined
   readonly eventPollInterval?: Duration.DurationInput | undefined
+  readonly eventSharing?: "process" | "stream" | undefined
 }
 
 const ROLES: ReadonlyArray<Role> = ["viewer", "staff", "manager"]
@@ -322,7 +326,7 @@ export const layer = (options: HttpOptions) => {
   const keepAlive = Duration.decode(options.keepAlive ?? Duration.seconds(15))
   return HttpApiBuilder.api(Api).pipe(
     Layer.provide(Layer.mergeAll(customersGroup, walletsGroup, operationsGroup(keepAlive), systemGroup)),
-    Layer.provide(Layer.mergeAll(authentication(options.tokens), LiveEvents.layer({ pollInterval: options.eventPollInterval }))),
+    Layer.provide(Layer.mergeAll(authentication(options.tokens), LiveEvents.layer({ pollInterval: options.eventPollInterval, sharing: options.eventSharing }))),
     Layer.merge(HttpApiBuilder.middleware(envelope(options.maxBodyBytes ?? 65_536)))
   )
 }

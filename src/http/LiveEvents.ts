@@ -23,12 +23,16 @@ import type { Channel, StoredEvent } from "../domain/Events.js"
 import { Outbox } from "../ports/Outbox.js"
 
 /**
- * - `pollInterval`: how often the tail reads the outbox while someone listens (default 100 ms).
+ * - `pollInterval`: how often the outbox is read while someone listens (default 100 ms).
+ * - `sharing`: `"process"` (default) — one tail per process feeds every stream; `"stream"` — each
+ *   stream reads the outbox itself. Use `"stream"` where one request must not wait on work started
+ *   by another (Cloudflare Workers cancel such a request as hung).
  *
  * @since 0.1.0
  */
 export interface LiveEventsOptions {
   readonly pollInterval?: Duration.DurationInput | undefined
+  readonly sharing?: "process" | "stream" | undefined
 }
 
 /**
@@ -82,7 +86,8 @@ export const layer = (options: LiveEventsOptions = {}): Layer.Layer<LiveEvents, 
         position = events[events.length - 1]!.position
         return true
       })
-      yield* tick.pipe(
+      if (options.sharing !== "stream") {
+        yield* tick.pipe(
         Effect.catchAllCause((cause) =>
           Effect.as(Effect.zipRight(Effect.logWarning("live events: reading the outbox failed; retrying", cause), Effect.sleep(poll)), false)
         ),
@@ -90,6 +95,15 @@ export const layer = (options: LiveEventsOptions = {}): Layer.Layer<LiveEvents, 
         Effect.forever,
         Effect.forkScoped
       )
+      }
+
+      // Each stream on its own: replay, then keep polling from where it got.
+      const polling = (start: string) =>
+        Stream.paginateChunkEffect(start, (from) =>
+          Effect.flatMap(outbox.read(from, 500), (events) =>
+            events.length === 0
+              ? Effect.as(Effect.sleep(poll), [Chunk.empty<StoredEvent>(), Option.some(from)] as const)
+              : Effect.succeed([Chunk.unsafeFromArray(events), Option.some(events[events.length - 1]!.position)] as const)))
 
       const replayFrom = (start: string) =>
         Stream.paginateChunkEffect(start, (from) =>
@@ -105,6 +119,9 @@ export const layer = (options: LiveEventsOptions = {}): Layer.Layer<LiveEvents, 
             const wanted = new Set<string>(channels)
             const found = lastEventId === null ? null : yield* outbox.positionOf(lastEventId)
             const start = found ?? (yield* outbox.end)
+            if (options.sharing === "stream") {
+              return { resumed: found !== null, events: polling(start).pipe(Stream.filter((e) => wanted.has(e.channel))) }
+            }
             const events = Stream.unwrapScoped(Effect.gen(function*() {
               // subscribe before replaying: nothing between the replay and the tail is lost
               const live = yield* PubSub.subscribe(hub)
