@@ -45,7 +45,7 @@
  * Run with `npm run bench -- wallet`.
  */
 import { execFile } from "node:child_process"
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { delimiter, join } from "node:path"
 import { Worker } from "node:worker_threads"
@@ -539,6 +539,7 @@ interface LoadResult {
   /** CPU time of this Node process per successful withdrawal (µs), and its share of one core. */
   readonly cpuPerOp: number
   readonly cpuShare: number
+  readonly machinePerOp: number
 }
 
 const withdrawLoad = async (
@@ -552,6 +553,7 @@ const withdrawLoad = async (
   let failures = 0
   const failureTags = new Map<string, number>()
   const cpu = process.cpuUsage()
+  const machine = machineCpu()
   const start = performance.now()
   const deadline = start + seconds * 1000
   await Promise.all(Array.from({ length: PG_CALLERS }, async (_, caller) => {
@@ -573,15 +575,37 @@ const withdrawLoad = async (
   const cpuMicros = used.user + used.system
   return {
     tps: done / seconds_, done, credit, failures, failureTags,
-    cpuPerOp: cpuMicros / Math.max(1, done), cpuShare: cpuMicros / 1e6 / seconds_
+    cpuPerOp: cpuMicros / Math.max(1, done), cpuShare: cpuMicros / 1e6 / seconds_,
+    machinePerOp: machineCpuPerOp(machine, done)
   }
 }
 
-const pgbenchTps = async (pgbench: string, database: string): Promise<number> => {
+/** Busy and total CPU time of the whole machine so far, in µs (/proc/stat; null where there is none). */
+const machineCpu = (): { busy: number; total: number } | null => {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields
+    const tick = 1e6 / 100 // USER_HZ
+    const busy = (user + nice + system + irq + softirq + steal) * tick
+    return { busy, total: busy + (idle + iowait) * tick }
+  } catch {
+    return null
+  }
+}
+
+/** Machine CPU (all processes: this one, PostgreSQL, pgbench, anything else) per operation, in µs. */
+const machineCpuPerOp = (before: ReturnType<typeof machineCpu>, ops: number): number => {
+  const after = machineCpu()
+  return before === null || after === null ? NaN : (after.busy - before.busy) / Math.max(1, ops)
+}
+
+const pgbenchTps = async (pgbench: string, database: string): Promise<{ tps: number; cpuPerTx: number }> => {
+  const cpuBefore = machineCpu()
   const { stdout } = await exec(pgbench, ["-M", "prepared", "-c", String(PG_CALLERS), "-j", "2", "-T", String(PG_SECONDS), database])
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)
   if (m === null) throw new Error(`pgbench printed no tps line:\n${stdout}`)
-  return Number(m[1])
+  const done = /number of transactions actually processed: (\d+)/.exec(stdout)
+  return { tps: Number(m[1]), cpuPerTx: machineCpuPerOp(cpuBefore, Number(done?.[1] ?? NaN)) }
 }
 
 /**
@@ -654,6 +678,7 @@ const partPgWithdrawals = async (): Promise<void> => {
     const lib: Array<LoadResult> = []
     const hot: Array<LoadResult> = []
     const bench: Array<number> = []
+    const benchCpu: Array<number> = []
     const ratios: Array<number> = []
     for (let round = 0; round < PG_ROUNDS; round++) {
       const runLib = async () => {
@@ -662,13 +687,15 @@ const partPgWithdrawals = async (): Promise<void> => {
         lib.push(r)
         console.log(`wallet[2] round ${round + 1}: library ${ops(r.tps)} (${r.done} withdrawals, ` +
           `${((100 * r.credit) / Math.max(1, r.done)).toFixed(1)} % from a credit, ${r.failures} failed; ` +
-          `Node CPU ${fmt(r.cpuPerOp)} µs per withdrawal, ${(100 * r.cpuShare).toFixed(0)} % of a core)`)
+          `Node CPU ${fmt(r.cpuPerOp)} µs per withdrawal, ${(100 * r.cpuShare).toFixed(0)} % of a core; ` +
+          `machine CPU ${fmt(r.machinePerOp)} µs per withdrawal)`)
       }
       const runBench = async () => {
         if (pgbench === undefined || pgbenchDb === undefined) return
-        const tps = await pgbenchTps(pgbench, pgbenchDb)
+        const { tps, cpuPerTx } = await pgbenchTps(pgbench, pgbenchDb)
         bench.push(tps)
-        console.log(`wallet[2] round ${round + 1}: pgbench ${ops(tps)}`)
+        benchCpu.push(cpuPerTx)
+        console.log(`wallet[2] round ${round + 1}: pgbench ${ops(tps)} (machine CPU ${fmt(cpuPerTx)} µs per transaction)`)
       }
       if (round % 2 === 0) {
         await runLib()
@@ -693,6 +720,12 @@ const partPgWithdrawals = async (): Promise<void> => {
     summary.push({
       label: "[2] PG library, Node CPU per withdrawal",
       value: `${fmt(median(lib.map((r) => r.cpuPerOp)))} µs (${(100 * median(lib.map((r) => r.cpuShare))).toFixed(0)} % of a core; diagnostic)`
+    })
+    summary.push({
+      label: "[2] machine CPU per op: library / pgbench",
+      value: `${fmt(median(lib.map((r) => r.machinePerOp)))} µs per withdrawal / ${
+        benchCpu.length > 0 ? `${fmt(median(benchCpu))} µs per TPC-B transaction` : "n/a"
+      } (all processes; diagnostic)`
     })
     check(Math.abs(creditShare - 0.5) < 0.01, `PostgreSQL: ${(creditShare * 100).toFixed(1)} % of withdrawals spent a credit, expected half`)
     if (bench.length > 0) {

@@ -37,6 +37,7 @@ import {
   type WalletState
 } from "../../domain/Wallet.js"
 import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
+import { PgHandle } from "../pg/PgHandle.js"
 import { SqliteHandle } from "../sqlite/SqliteHandle.js"
 import { eventRow } from "./OutboxSql.js"
 import { classify, recoverSqlDefects, sleepLive, storage } from "./SqlFailure.js"
@@ -178,7 +179,21 @@ export const expireLoop = <R>(
 
 // --- PostgreSQL ---------------------------------------------------------------------------------
 
-const makePg = (sql: SqlClient.SqlClient) => {
+/**
+ * One statement on the pool itself, as a named (prepared once per connection) statement, outside any
+ * transaction. Failures are `SqlError`s carrying the driver error, classified like any other.
+ */
+const direct = (pool: PgPool, name: string, text: string, values: ReadonlyArray<unknown>) =>
+  Effect.async<ReadonlyArray<Record<string, unknown>>, SqlError>((resume) => {
+    pool.query({ name, text, values: values as Array<unknown> }, (error, result) => {
+      if (error) resume(Effect.fail(new SqlError({ cause: error, message: `PostgreSQL: ${name} failed` })))
+      else resume(Effect.succeed(result.rows as ReadonlyArray<Record<string, unknown>>))
+    })
+  })
+
+type PgPool = PgHandle["pool"]
+
+const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
   const loadRow = (key: WalletKey, reference: string | null, locked: boolean) => {
     const where = "phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`
     return sql<Record<string, unknown>>`SELECT c.id AS customer_id, w.balance, w.version,
@@ -202,7 +217,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
     }
   }
 
-  const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>) => {
+  const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
     const at = change.at.getTime()
     const entries = change.entries.map((e, ord) => ({ ...e, ord }))
     const credits = change.newCredits.map((c) => ({
@@ -232,22 +247,27 @@ const makePg = (sql: SqlClient.SqlClient) => {
       entries,
       events
     })
-    return sql<{ applied: unknown }>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`.pipe(
-      Effect.map((rows) => rows[0]?.applied === true)
-    )
+    const rows: Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> = pool !== undefined && !inTransaction
+      ? direct(pool, "c360_wallet_write", "SELECT c360_wallet_write($1::jsonb) AS applied", [payload])
+      : sql<Record<string, unknown>>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`
+    return Effect.map(rows, (r) => r[0]?.applied === true)
   }
 
   /** The unlocked read, through the function whose plan the connection keeps. */
-  const readState = (key: WalletKey, reference: string | null) =>
-    sql<{ state: unknown }>`SELECT c360_wallet_state(${"phone" in key ? key.phone : null}, ${
-      "phone" in key ? null : key.customerId
-    }, ${reference ?? ""}) AS state`.pipe(
+  const readState = (key: WalletKey, reference: string | null, inTransaction = false) => {
+    const phone = "phone" in key ? key.phone : null
+    const customer = "phone" in key ? null : key.customerId
+    const rows: Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> = pool !== undefined && !inTransaction
+      ? direct(pool, "c360_wallet_state", "SELECT c360_wallet_state($1, $2, $3) AS state", [phone, customer, reference ?? ""])
+      : sql<Record<string, unknown>>`SELECT c360_wallet_state(${phone}, ${customer}, ${reference ?? ""}) AS state`
+    return rows.pipe(
       Effect.map((rows) => {
         const state = rows[0]?.state
         if (state == null) return []
         return [(typeof state === "string" ? JSON.parse(state) : state) as Record<string, unknown>]
       })
     )
+  }
 
   // The state this process last read or wrote, per wallet: a write planned on it needs one round trip
   // instead of two. It is only a guess — the write applies only if the wallet's version still matches,
@@ -262,8 +282,14 @@ const makePg = (sql: SqlClient.SqlClient) => {
   }
 
   /** Writes a change planned on `state`; on success remembers the state the change leads to. */
-  const commit = (key: WalletKey, state: WalletState, change: WalletChange, request: WalletRequest<unknown>) =>
-    Effect.map(write(state, change, request), (applied) => {
+  const commit = (
+    key: WalletKey,
+    state: WalletState,
+    change: WalletChange,
+    request: WalletRequest<unknown>,
+    inTransaction = false
+  ) =>
+    Effect.map(write(state, change, request, inTransaction), (applied) => {
       if (applied) remember(key, stateAfter(state, change))
       else cache.delete(cacheKey(key))
       return applied
@@ -293,7 +319,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
         // Lock first, then read in a new statement: a SELECT … FOR UPDATE that had to wait returns the
         // newest wallet row but evaluates its subqueries (credits, the reference) on its older snapshot.
         if (locked) yield* loadRow(request.wallet, null, true)
-        const rows = yield* readState(request.wallet, request.reference)
+        const rows = yield* readState(request.wallet, request.reference, locked)
         if (rows.length === 0) return yield* notFound(request.wallet)
         const row = rows[0]!
         if (row.operation != null) {
@@ -303,7 +329,7 @@ const makePg = (sql: SqlClient.SqlClient) => {
         const state = toState(row)
         remember(request.wallet, state)
         const change = yield* request.plan(state)
-        const applied = yield* commit(request.wallet, state, change, request as WalletRequest<unknown>)
+        const applied = yield* commit(request.wallet, state, change, request as WalletRequest<unknown>, locked)
         if (!applied) return yield* Effect.fail(new Retry("stale"))
         return { replayed: false, result: change.result }
       })
@@ -577,10 +603,11 @@ export const ledgerEntries = (sql: SqlClient.SqlClient): WalletStore["entries"] 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const handle = yield* Effect.serviceOption(SqliteHandle)
+  const pgHandle = yield* Effect.serviceOption(PgHandle)
   const engine = Option.isSome(handle)
     ? makeSqlite(handle.value)
     : sql.onDialectOrElse({
-      pg: () => makePg(sql),
+      pg: () => makePg(sql, Option.getOrUndefined(pgHandle)?.pool),
       orElse: () => {
         throw new Error("WalletStore needs PostgreSQL or the library's SQLite client")
       }

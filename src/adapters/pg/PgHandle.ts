@@ -1,0 +1,22 @@
+/**
+ * The `pg` pool under the PostgreSQL `SqlClient`, as a service. The wallet store's unlocked hot path
+ * sends its one statement through it directly, as a named (server-side prepared) statement: the
+ * `@effect/sql` machinery costs about 40 µs of CPU per statement over the driver's own ~15 µs,
+ * which on a box shared with the server is throughput lost. Everything else — transactions, the
+ * locked path, every other query — goes through the `SqlClient` on the same pool.
+ *
+ * Its own module (types only from `pg`) so that code which merely checks for it does not load the
+ * driver.
+ *
+ * @since 0.1.0
+ */
+import type pg from "pg"
+import * as Context from "effect/Context"
+
+/** @since 0.1.0 */
+export interface PgHandle {
+  readonly pool: pg.Pool
+}
+
+/** @since 0.1.0 */
+export const PgHandle: Context.Tag<PgHandle, PgHandle> = Context.GenericTag<PgHandle>("customer360/PgHandle")
