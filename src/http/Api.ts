@@ -337,6 +337,33 @@ export class SystemGroup extends HttpApiGroup.make("system")
 {}
 
 /**
+ * `HttpApi` documents its own decode error for every 400; this API never sends it (a body or
+ * parameter that does not decode is answered as `VALIDATION_ERROR` in the error envelope), so the
+ * published document leaves it out.
+ */
+const withoutDecodeError = (spec: Record<string, any>): Record<string, any> => {
+  const isDecodeError = (s: unknown) => typeof s === "object" && s !== null && (s as { $ref?: unknown }).$ref === "#/components/schemas/HttpApiDecodeError"
+  for (const path of Object.values(spec.paths ?? {}) as Array<Record<string, any>>) {
+    for (const operation of Object.values(path)) {
+      const response = operation?.responses?.["400"]
+      const schema = response?.content?.["application/json"]?.schema
+      if (schema?.anyOf !== undefined) {
+        const rest = schema.anyOf.filter((s: unknown) => !isDecodeError(s))
+        response.content["application/json"].schema = rest.length === 1 ? rest[0] : { anyOf: rest }
+        response.description = "The request is invalid; nothing was written."
+      }
+    }
+  }
+  const schemas = spec.components?.schemas
+  if (schemas !== undefined && !JSON.stringify(spec.paths).includes("HttpApiDecodeError")) {
+    delete schemas.HttpApiDecodeError
+    if (!JSON.stringify({ ...spec.paths, ...schemas }).includes("#/components/schemas/Issue")) delete schemas.Issue
+    if (!JSON.stringify({ ...spec.paths, ...schemas }).includes("#/components/schemas/PropertyKey")) delete schemas.PropertyKey
+  }
+  return spec
+}
+
+/**
  * The whole API.
  *
  * @since 0.1.0
@@ -358,6 +385,7 @@ export class Api extends HttpApi.make("customer360")
   .annotateContext(OpenApi.annotations({
     title: "customer360",
     version: "0.1.0",
-    description: "Customers keyed by Vietnamese phone numbers, wallets with real money and expiring virtual credits."
+    description: "Customers keyed by Vietnamese phone numbers, wallets with real money and expiring virtual credits.",
+    transform: withoutDecodeError
   }))
 {}

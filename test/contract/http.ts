@@ -123,6 +123,10 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         const withdraw = reply.body.paths["/api/wallet/{phone}/withdraw"].post
         expect(Object.keys(withdraw.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404", "409", "422"]))
         expect(JSON.stringify(reply.body.components.securitySchemes)).toContain("bearer")
+        // documents the error envelope it sends, not HttpApi's own decode error
+        expect(withdraw.responses["400"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/BadRequest" })
+        expect(JSON.stringify(reply.body)).not.toContain("HttpApiDecodeError")
+        expect(reply.body.components.schemas.Conflict.properties.error.properties.code.enum).toEqual(["CUSTOMER_EXISTS", "IDEMPOTENCY_CONFLICT"])
       })
 
       it("unknown routes get a JSON 404, inside and outside /api", async () => {
