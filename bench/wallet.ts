@@ -19,6 +19,11 @@
  *    wallets. The wallets (deposit, and on every other wallet the same two credits as in part 1,
  *    with their ledger entries) are bulk-loaded with set-based SQL into the library-migrated schema;
  *    every figure is about the library's withdrawals, and half of them spend a credit (checked).
+ *    Diagnostics: the machine's CPU time (all processes, /proc/stat) per withdrawal and per TPC-B
+ *    transaction; and, after the rounds, the library's write statement alone (`c360_wallet_write`
+ *    with a payload of the library's sizes, a withdrawal from the real balance planned in SQL on the
+ *    wallet's current version) driven by pgbench's C client, next to TPC-B right after it — what
+ *    the database side of a withdrawal costs without the Node process beside it.
  * 3. `expireCredits({ batchSize: 5000 })` (facade, `now` fixed) over 1,000,000 credits of which
  *    200,000 are due, spread over 10,000 wallets (customers, wallets with a deposit entry, credits:
  *    all bulk-loaded set-based, `generate_series` / a recursive CTE, into the library-migrated
@@ -45,7 +50,7 @@
  * Run with `npm run bench -- wallet`.
  */
 import { execFile } from "node:child_process"
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { delimiter, join } from "node:path"
 import { Worker } from "node:worker_threads"
@@ -599,6 +604,30 @@ const machineCpuPerOp = (before: ReturnType<typeof machineCpu>, ops: number): nu
   return before === null || after === null ? NaN : (after.busy - before.busy) / Math.max(1, ops)
 }
 
+/**
+ * For the part [2] diagnostic: one library write (`c360_wallet_write`, as the library calls it) of a
+ * 1,000 đồng withdrawal from wallet k's real balance, planned in SQL on the wallet's current version,
+ * with an idempotency record, a ledger entry and an outbox event of the sizes the library writes.
+ */
+const statementOnlyFunction = `CREATE OR REPLACE FUNCTION c360_bench_write(k int) RETURNS boolean LANGUAGE plpgsql AS $$
+  DECLARE
+    cus text := 'cus_' || lpad((k + 1)::text, 26, '0');
+    n text := md5(random()::text || clock_timestamp()::text);
+    at bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+    v bigint; b bigint;
+  BEGIN
+    SELECT version, balance INTO v, b FROM c360_wallets WHERE customer_id = cus;
+    RETURN c360_wallet_write(jsonb_build_object(
+      'customer', cus, 'phone', '09' || lpad((k + 1)::text, 8, '0'), 'version', v, 'balance', b - 1000, 'at', at,
+      'reference', 'pgbench-' || n, 'transaction', 'txn_' || n, 'kind', 'withdraw',
+      'fingerprint', '["09' || lpad((k + 1)::text, 8, '0') || '",1000,null]', 'result', repeat('r', 420),
+      'creditUpdates', '[]'::jsonb, 'newCredits', '[]'::jsonb,
+      'entries', jsonb_build_array(jsonb_build_object('ord', 0, 'id', 'le_' || n || '_0', 'kind', 'withdrawal',
+        'amount', -1000, 'balanceAfter', b - 1000, 'creditId', NULL, 'creditRemainingAfter', NULL, 'source', NULL, 'note', NULL)),
+      'events', jsonb_build_array(jsonb_build_object('ord', 0, 'id', 'evt_' || n, 'channel', 'wallets',
+        'type', 'wallet.withdraw', 'subject', cus, 'payload', repeat('p', 330), 'occurred_at', at))));
+  END $$`
+
 const pgbenchTps = async (pgbench: string, database: string): Promise<{ tps: number; cpuPerTx: number }> => {
   const cpuBefore = machineCpu()
   const { stdout } = await exec(pgbench, ["-M", "prepared", "-c", String(PG_CALLERS), "-j", "2", "-T", String(PG_SECONDS), database])
@@ -753,6 +782,31 @@ const partPgWithdrawals = async (): Promise<void> => {
     check(Number(counts.ops) === withdrawals, `PostgreSQL: ${counts.ops} operations, expected ${withdrawals}`)
     check(Number(counts.withdrawals) === withdrawals && Number(counts.events) === withdrawals && Number(counts.entries) === withdrawals,
       `PostgreSQL: rows do not match the ${withdrawals} successful withdrawals`)
+
+    // Diagnostic: the library's write statement alone, driven by pgbench's C client on the same data
+    // (after the rounds above, which it would otherwise disturb). Where a withdrawal's cost lies: in
+    // the database, or in the Node process that shares these cores with it.
+    if (pgbench !== undefined && pgbenchDb !== undefined && bench.length > 0) {
+      await admin((c) => c.query(statementOnlyFunction), database)
+      const script = join(mkdtempSync(join(tmpdir(), "c360-pgbench-")), "write.sql")
+      writeFileSync(script, `\\set k random(0, ${wallets - 1})\nSELECT c360_bench_write(:k);\n`)
+      const before = await admin(async (c) => Number((await c.query("SELECT count(*) AS n FROM c360_wallet_operations")).rows[0].n), database)
+      const cpuBefore = machineCpu()
+      const { stdout } = await exec(pgbench, ["-M", "prepared", "-n", "-c", String(PG_CALLERS), "-j", "2", "-T", String(PG_SECONDS), "-f", script, database])
+      const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN)
+      const calls = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN)
+      const cpuPerCall = machineCpuPerOp(cpuBefore, calls)
+      const written = await admin(async (c) => Number((await c.query("SELECT count(*) AS n FROM c360_wallet_operations")).rows[0].n), database) - before
+      const tpcb = (await pgbenchTps(pgbench, pgbenchDb))
+      const statementRatio = tps / tpcb.tps
+      console.log(`wallet[2] diagnostic: c360_wallet_write alone from pgbench (16 clients, a withdrawal from the real balance, ` +
+        `payload as the library's): ${ops(tps)}, ${written} of ${calls} calls wrote (the rest lost a version race), ` +
+        `machine CPU ${fmt(cpuPerCall)} µs per call; TPC-B right after: ${ops(tpcb.tps)}, ${fmt(tpcb.cpuPerTx)} µs → ${x(statementRatio)}`)
+      summary.push({
+        label: "[2] PG write statement alone (pgbench client)",
+        value: `${ops(tps)}, ${x(statementRatio)} of TPC-B, ${fmt(cpuPerCall)} µs machine CPU per call (diagnostic)`
+      })
+    }
   } finally {
     await c360.close()
   }
