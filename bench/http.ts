@@ -72,9 +72,9 @@ import { fileURLToPath } from "node:url"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import pg from "pg"
 import { createCustomer360 } from "../src/index.js"
 import { auditLedger } from "../test/support/audit.js"
+import { benchDatabases, withDatabase } from "./support/databases.js"
 
 const QUICK = process.env.C360_BENCH_QUICK === "1"
 const PG_URL = process.env.C360_PG_URL || "postgres://postgres@127.0.0.1:5432"
@@ -159,50 +159,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 // --- databases ----------------------------------------------------------------------------------------
 
-const withDatabase = (url: string, database: string): string => {
-  const u = new URL(url)
-  u.pathname = `/${database}`
-  return u.toString()
-}
-
-const admin = async <A>(f: (client: pg.Client) => Promise<A>, database?: string): Promise<A> => {
-  const client = new pg.Client({
-    connectionString: database === undefined ? PG_URL : withDatabase(PG_URL, database),
-    connectionTimeoutMillis: 5_000
-  })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end()
-  }
-}
-
-const benchId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-const created: Array<string> = []
-let serverVersion = 0
-
-const createDatabase = async (suffix: string, template?: string): Promise<string> => {
-  const name = `c360_bench_http_${benchId}${suffix}`
-  const copy = template === undefined ? "" : ` TEMPLATE ${template}${serverVersion >= 150000 ? " STRATEGY = FILE_COPY" : ""}`
-  await admin((c) => c.query(`CREATE DATABASE ${name}${copy}`))
-  created.push(name)
-  return name
-}
-
-let dropping: Promise<void> | undefined
-const dropDatabases = (): Promise<void> =>
-  (dropping ??= (async () => {
-    for (const name of [...created].reverse()) {
-      try {
-        await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
-        console.log(`http: dropped database ${name}`)
-      } catch (e) {
-        console.error(`http: could not drop database ${name}: ${String(e)}`)
-      }
-    }
-    created.length = 0
-  })())
+const pgDatabases = benchDatabases(PG_URL, "c360_bench_http", "http")
+const { admin } = pgDatabases
+const createDatabase = pgDatabases.create
+const dropDatabases = pgDatabases.dropAll
 
 /** The seed database: the library's schema, then 1,000 wallets loaded set-based (see the header). */
 const seed = async (): Promise<string> => {
@@ -677,11 +637,8 @@ export async function run(): Promise<void> {
   process.on("SIGTERM", onSignal)
   let failure: unknown
   try {
-    try {
-      serverVersion = await admin(async (c) => Number((await c.query("SHOW server_version_num")).rows[0].server_version_num))
-    } catch (e) {
-      throw new Error(`PostgreSQL is unreachable at ${PG_URL} (${e instanceof Error ? e.message : String(e)}); set C360_PG_URL`)
-    }
+    const unreachable = await pgDatabases.reachable()
+    if (unreachable !== null) throw new Error(`PostgreSQL is unreachable at ${PG_URL} (${unreachable}); set C360_PG_URL`)
     const source = await seed()
     const databases: Record<Side, string> = { bare: await createDatabase("_bare", source), library: await createDatabase("_library", source) }
     const [bare, library] = await Promise.all([startServer("bare", databases.bare), startServer("library", databases.library)])

@@ -56,9 +56,11 @@ import { delimiter, join } from "node:path"
 import { Worker } from "node:worker_threads"
 import Sqlite from "better-sqlite3"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import pg from "pg"
+import type pg from "pg"
 import { Customer360, type Customer360Instance, createCustomer360, Wallets } from "../src/index.js"
 import { SqliteDatabase } from "../src/sqlite.js"
+import { benchDatabases, withDatabase } from "./support/databases.js"
+import { newId } from "./support/ids.js"
 
 const QUICK = process.env.C360_BENCH_QUICK === "1"
 const PG_URL = process.env.C360_PG_URL || "postgres://postgres@127.0.0.1:5432"
@@ -135,19 +137,6 @@ const phoneOf = (i: number): string => `09${String(i + 1).padStart(8, "0")}`
 
 // --- ids (for the raw baseline) -------------------------------------------------------------------
 
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-const newId = (prefix: string, millis: number): string => {
-  let time = ""
-  let t = millis
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32]! + time
-    t = Math.floor(t / 32)
-  }
-  const random = crypto.getRandomValues(new Uint8Array(16))
-  let rand = ""
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[random[i]! & 31]
-  return `${prefix}_${time}${rand}`
-}
 
 // --- part 1: SQLite, one caller -------------------------------------------------------------------
 
@@ -445,61 +434,11 @@ const partSqliteWithdrawals = async (dir: string): Promise<void> => {
 
 // --- PostgreSQL helpers ---------------------------------------------------------------------------
 
-const withDatabase = (url: string, database: string): string => {
-  const u = new URL(url)
-  u.pathname = `/${database}`
-  return u.toString()
-}
-
-const created: Array<string> = []
-const benchId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-
-const admin = async <A>(f: (client: pg.Client) => Promise<A>, database?: string): Promise<A> => {
-  const client = new pg.Client({
-    connectionString: database === undefined ? PG_URL : withDatabase(PG_URL, database),
-    connectionTimeoutMillis: 5_000
-  })
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end()
-  }
-}
-
-let serverVersion = 0
-
-/** A new database; a copy of `template` (file copy on PostgreSQL ≥ 15, much faster than WAL-logging it). */
-const createDatabase = async (suffix: string, template?: string): Promise<string> => {
-  const name = `c360_bench_${benchId}${suffix}`
-  const copy = template === undefined ? "" : ` TEMPLATE ${template}${serverVersion >= 150000 ? " STRATEGY = FILE_COPY" : ""}`
-  await admin((c) => c.query(`CREATE DATABASE ${name}${copy}`))
-  created.push(name)
-  return name
-}
-
-let dropping: Promise<void> | undefined
-const dropDatabases = (): Promise<void> =>
-  (dropping ??= (async () => {
-    for (const name of [...created].reverse()) {
-      try {
-        await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
-        console.log(`wallet: dropped database ${name}`)
-      } catch (e) {
-        console.error(`wallet: could not drop database ${name}: ${String(e)}`)
-      }
-    }
-    created.length = 0
-  })())
-
-const pgReachable = async (): Promise<string | null> => {
-  try {
-    serverVersion = await admin(async (c) => Number((await c.query("SHOW server_version_num")).rows[0].server_version_num))
-    return null
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
-  }
-}
+const databases = benchDatabases(PG_URL, "c360_bench", "wallet")
+const { admin } = databases
+const createDatabase = databases.create
+const dropDatabases = databases.dropAll
+const pgReachable = databases.reachable
 
 const findPgbench = (): string | undefined => {
   for (const d of (process.env.PATH ?? "").split(delimiter)) {

@@ -30,6 +30,7 @@ import { pathToFileURL } from "node:url"
 import express from "express"
 import pg from "pg"
 import { createApp } from "../../examples/express/app.js"
+import { newId } from "./ids.js"
 
 const env = process.env
 const MODE = env.MODE
@@ -38,23 +39,7 @@ const PORT = Number(env.PORT ?? 0)
 const POOL = Number(env.C360_BENCH_POOL ?? 16)
 const TOKEN = env.C360_BENCH_TOKEN ?? "bench-manager-token"
 
-
 // --- bare -----------------------------------------------------------------------------------------
-
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-/** `prefix_` + 10 characters of milliseconds + 16 random ones: the library's id format. */
-const newId = (prefix: string, millis: number): string => {
-  let time = ""
-  let t = millis
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32]! + time
-    t = Math.floor(t / 32)
-  }
-  const random = crypto.getRandomValues(new Uint8Array(16))
-  let rand = ""
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[random[i]! & 31]
-  return `${prefix}_${time}${rand}`
-}
 
 interface CreditRow {
   id: string
