@@ -297,6 +297,36 @@ const installWalletWrite = Effect.gen(function*() {
 })
 
 /**
+ * PostgreSQL: several wallet writes in one statement and one transaction (group commit from the
+ * client). Each write runs `c360_wallet_write` in its own subtransaction: a write whose reference is
+ * already recorded (unique violation) is rolled back alone and reported as `duplicate`, one planned on
+ * an outdated version changes nothing and is reported as `stale`; the others apply. The caller sends
+ * at most one write per wallet, in wallet-id order (the lock order of every writer), so two batches
+ * cannot deadlock. Holds no rule: the writes are planned by the library.
+ */
+const walletWriteBatch = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      sql.unsafe(`CREATE OR REPLACE FUNCTION c360_wallet_write_batch(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+        DECLARE
+          item jsonb;
+          results jsonb := '[]'::jsonb;
+        BEGIN
+          FOR item IN SELECT value FROM jsonb_array_elements(p) LOOP
+            BEGIN
+              results := results || to_jsonb(CASE WHEN c360_wallet_write(item) THEN 'applied' ELSE 'stale' END);
+            EXCEPTION WHEN unique_violation THEN
+              results := results || to_jsonb('duplicate'::text);
+            END;
+          END LOOP;
+          RETURN results;
+        END $$`),
+    orElse: () => Effect.void
+  })
+})
+
+/**
  * Leases on named jobs (see JobLeasesSql): one row per job, claimed and renewed by single statements,
  * so that two job runners on one database never run the same job at once.
  */
@@ -343,7 +373,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0007_wallet_write_statements": installWalletWrite,
   "0008_wallet_write_checks_phone": installWalletWrite,
   "0009_job_leases": jobLeases,
-  "0010_sqlite_wallet_version_guard": walletVersionGuard
+  "0010_sqlite_wallet_version_guard": walletVersionGuard,
+  "0011_wallet_write_batch": walletWriteBatch
 }
 
 /**

@@ -193,7 +193,109 @@ const direct = (pool: PgPool, name: string, text: string, values: ReadonlyArray<
 
 type PgPool = PgHandle["pool"]
 
+/** A write's outcome in a batch: applied, planned on an outdated version, or a reference already recorded. */
+type WriteOutcome = "applied" | "stale" | "duplicate"
+
+interface PendingWrite {
+  readonly wallet: string
+  readonly payload: string
+  readonly done: (outcome: WriteOutcome | SqlError) => void
+}
+
+/** The driver error PostgreSQL gives for a reference already recorded, so the caller's usual path replays it. */
+const duplicateReference = () =>
+  new SqlError({
+    cause: Object.assign(new Error("duplicate key value violates unique constraint"), {
+      code: "23505",
+      constraint: "c360_wallet_operations_pkey"
+    }),
+    message: "PostgreSQL: the reference is already recorded"
+  })
+
+/**
+ * Group commit from the client. A write is sent at once while fewer than `maxInFlight` statements are
+ * running; otherwise it waits, and the writes that waited go together as one statement and one
+ * transaction (`c360_wallet_write_batch`: each in its own subtransaction, so one write's failure
+ * touches no other), at most one per wallet and in wallet-id order, the lock order of every writer.
+ * Under load this shares one commit — its WAL flush and its round trip — among several
+ * withdrawals; alone, a write goes out immediately, as before. A batch that fails as a whole (a
+ * broken connection) fails each of its writes, which their callers retry as usual (the references
+ * make that safe).
+ */
+const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
+  const queue: Array<PendingWrite> = []
+  let inFlight = 0
+
+  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<WriteOutcome | SqlError>) => {
+    batch.forEach((w, i) => w.done(outcomes[i] ?? new SqlError({ cause: new Error("missing result"), message: "PostgreSQL: incomplete batch result" })))
+  }
+
+  const send = (batch: ReadonlyArray<PendingWrite>, finished: () => void) => {
+    if (batch.length === 1) {
+      const [only] = batch
+      pool.query({ name: "c360_wallet_write", text: "SELECT c360_wallet_write($1::jsonb) AS applied", values: [only!.payload] }, (error, result) => {
+        finished()
+        only!.done(error ? new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write failed" }) : result.rows[0]?.applied === true ? "applied" : "stale")
+      })
+      return
+    }
+    pool.query(
+      { name: "c360_wallet_write_batch", text: "SELECT c360_wallet_write_batch($1::jsonb) AS results", values: [`[${batch.map((w) => w.payload).join(",")}]`] },
+      (error, result) => {
+        finished()
+        if (error) {
+          const failure = new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write_batch failed" })
+          return settle(batch, batch.map(() => failure))
+        }
+        const raw: unknown = result.rows[0]?.results
+        const outcomes = (typeof raw === "string" ? JSON.parse(raw) : raw) as ReadonlyArray<WriteOutcome>
+        settle(batch, outcomes.map((o) => (o === "duplicate" ? duplicateReference() : o)))
+      }
+    )
+  }
+
+  const pump = (): void => {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const wallets = new Set<string>()
+      const batch: Array<PendingWrite> = []
+      const later: Array<PendingWrite> = []
+      for (const w of queue) {
+        if (batch.length < maxBatch && !wallets.has(w.wallet)) {
+          wallets.add(w.wallet)
+          batch.push(w)
+        } else later.push(w)
+      }
+      queue.length = 0
+      queue.push(...later)
+      batch.sort((a, b) => (a.wallet < b.wallet ? -1 : a.wallet > b.wallet ? 1 : 0))
+      inFlight += 1
+      send(batch, () => {
+        inFlight -= 1
+        // on the next turn: the callers resumed by this batch queue their next writes first
+        setImmediate(pump)
+      })
+    }
+  }
+
+  return (wallet: string, payload: string): Effect.Effect<WriteOutcome, SqlError> =>
+    Effect.async<WriteOutcome, SqlError>((resume) => {
+      const pending: PendingWrite = {
+        wallet,
+        payload,
+        done: (outcome) => resume(typeof outcome === "string" ? (outcome === "duplicate" ? Effect.fail(duplicateReference()) : Effect.succeed(outcome)) : Effect.fail(outcome))
+      }
+      queue.push(pending)
+      pump()
+      // interrupted before it was sent: withdraw it (once sent, its outcome is simply not awaited)
+      return Effect.sync(() => {
+        const i = queue.indexOf(pending)
+        if (i >= 0) queue.splice(i, 1)
+      })
+    })
+}
+
 const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
+  const combine = pool === undefined ? undefined : makeCombiner(pool, Math.max(1, Math.ceil(pool.options.max / 4)), 32)
   const loadRow = (key: WalletKey, reference: string | null, locked: boolean) => {
     const where = "phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`
     return sql<Record<string, unknown>>`SELECT c.id AS customer_id, w.balance, w.version,
@@ -247,10 +349,13 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
       entries,
       events
     })
-    const rows: Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError> = pool !== undefined && !inTransaction
-      ? direct(pool, "c360_wallet_write", "SELECT c360_wallet_write($1::jsonb) AS applied", [payload])
-      : sql<Record<string, unknown>>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`
-    return Effect.map(rows, (r) => r[0]?.applied === true)
+    if (combine !== undefined && !inTransaction) {
+      return Effect.map(combine(state.customerId, payload), (outcome) => outcome === "applied")
+    }
+    return Effect.map(
+      sql<Record<string, unknown>>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`,
+      (r) => r[0]?.applied === true
+    )
   }
 
   /** The unlocked read, through the function whose plan the connection keeps. */
