@@ -254,6 +254,18 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
     )
   }
 
+  // Sending waits for the end of the current turn, so that every fiber woken by the same event (a
+  // batch's answer resumes all its writers) has queued its next write by then.
+  let scheduled = false
+  const schedule = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(() => {
+      scheduled = false
+      pump()
+    })
+  }
+
   const pump = (): void => {
     while (inFlight < maxInFlight && queue.length > 0) {
       const wallets = new Set<string>()
@@ -271,8 +283,7 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
       inFlight += 1
       send(batch, () => {
         inFlight -= 1
-        // on the next turn: the callers resumed by this batch queue their next writes first
-        setImmediate(pump)
+        schedule()
       })
     }
   }
@@ -285,7 +296,7 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
         done: (outcome) => resume(typeof outcome === "string" ? (outcome === "duplicate" ? Effect.fail(duplicateReference()) : Effect.succeed(outcome)) : Effect.fail(outcome))
       }
       queue.push(pending)
-      pump()
+      schedule()
       // interrupted before it was sent: withdraw it (once sent, its outcome is simply not awaited)
       return Effect.sync(() => {
         const i = queue.indexOf(pending)
