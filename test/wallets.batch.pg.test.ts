@@ -47,12 +47,12 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
 
   const phone = (i: number) => `0977${String(i).padStart(6, "0")}`
 
-  it("c360_wallet_write_batch: an applied write, a duplicate reference and an outdated version stay independent", async () => {
+  it("c360_wallet_write_batch: an applied write, a duplicate reference, an outdated version and a failing write stay independent", async () => {
     const ids = await run(Effect.gen(function*() {
       const customers = yield* Customers.Customers
       const wallets = yield* Wallets.Wallets
       const made = []
-      for (const i of [1, 2, 3]) made.push((yield* customers.create({ phone: phone(i), name: `Batch ${i}` })).id)
+      for (const i of [1, 2, 3, 4]) made.push((yield* customers.create({ phone: phone(i), name: `Batch ${i}` })).id)
       yield* wallets.deposit({ phone: phone(2), amount: 500, reference: "batch-dup", source: "manual" })
       return made
     }))
@@ -78,11 +78,14 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
       const before = yield* sql<{ customer_id: string; balance: string; version: string }>`SELECT customer_id, balance, version
         FROM c360_wallets WHERE customer_id IN ${sql.in(ids)} ORDER BY customer_id`
       const state = new Map(before.map((r) => [r.customer_id, { balance: Number(r.balance), version: Number(r.version) }]))
-      const [a, b, c] = ids as unknown as [string, string, string]
+      const [a, b, c, d] = ids as unknown as [string, string, string, string]
+      const failing = write(d, state.get(d)!.version, state.get(d)!.balance + 100, "batch-failing", 4)
+      failing.entries[0]!.kind = "bonus" // refused by the ledger's CHECK constraint: 23514
       const payload = [
         write(a, state.get(a)!.version, state.get(a)!.balance + 100, "batch-new", 1), // applies
         write(b, state.get(b)!.version, state.get(b)!.balance + 100, "batch-dup", 2), // reference recorded: rolled back alone
-        write(c, state.get(c)!.version + 7, state.get(c)!.balance + 100, "batch-stale", 3) // outdated version: nothing
+        write(c, state.get(c)!.version + 7, state.get(c)!.balance + 100, "batch-stale", 3), // outdated version: nothing
+        failing // fails: rolled back alone, the batch goes on
       ]
       const [row] = yield* sql<{ results: unknown }>`SELECT c360_wallet_write_batch(${JSON.stringify(payload)}::jsonb) AS results`
       const after = yield* sql<{ customer_id: string; balance: string; version: string }>`SELECT customer_id, balance, version
@@ -94,11 +97,12 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
       return { results: row!.results, before: state, after: new Map(after.map((r) => [r.customer_id, { balance: Number(r.balance), version: Number(r.version) }])), rows: Number(rows[0]!.n), ids }
     }))
     const results = typeof outcome.results === "string" ? JSON.parse(outcome.results) : outcome.results
-    expect(results).toEqual(["applied", "duplicate", "stale"])
-    const [a, b, c] = outcome.ids as unknown as [string, string, string]
+    expect(results).toEqual(["applied", "duplicate", "stale", "error:23514"])
+    const [a, b, c, d] = outcome.ids as unknown as [string, string, string, string]
     expect(outcome.after.get(a)).toEqual({ balance: outcome.before.get(a)!.balance + 100, version: outcome.before.get(a)!.version + 1 })
     expect(outcome.after.get(b)).toEqual(outcome.before.get(b))
     expect(outcome.after.get(c)).toEqual(outcome.before.get(c))
+    expect(outcome.after.get(d)).toEqual(outcome.before.get(d))
     expect(outcome.rows).toBe(3) // the applied write's ledger entry, outbox event and operation, nothing else
     expect((await run(auditLedger)).violations).toEqual([])
   })

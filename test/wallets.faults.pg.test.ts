@@ -210,6 +210,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
           yield* query(holder, "SELECT 1 FROM c360_virtual_credits WHERE id = $1 FOR UPDATE", [credit.id])
         }
         const fiber = yield* Effect.fork(Effect.exit(call))
+        let creditHolder: pg.Client | undefined
 
         let victim = yield* blockedBackend(observer)
         if (path === "transaction") {
@@ -223,8 +224,11 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
             victim = yield* blockedBackend(observer)
           }
           if (kind === "withdraw") {
-            // Let it take the wallet row, but hold the credit: it now waits inside its transaction, in the write.
-            yield* query(holder, `COMMIT; BEGIN; SELECT 1 FROM c360_virtual_credits WHERE id = ${literal(credit.id)} FOR UPDATE`)
+            // Hold the credit on a second connection first, then let it take the wallet row: it now waits
+            // inside its transaction, in the write (in this order, the store cannot reach the credit first).
+            creditHolder = yield* rawClient(url)
+            yield* query(creditHolder, `BEGIN; SELECT 1 FROM c360_virtual_credits WHERE id = ${literal(credit.id)} FOR UPDATE`)
+            yield* query(holder, "COMMIT; BEGIN")
             victim = yield* blockedBackend(observer)
             while (isLockedRead(victim.query)) victim = yield* blockedBackend(observer)
             expect(isWrite(victim.query), victim.query).toBe(true)
@@ -235,6 +239,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
         const [killed] = (yield* query(observer, "SELECT pg_terminate_backend($1) AS ok", [victim.pid])).rows as Array<{ ok: boolean }>
         expect(killed?.ok).toBe(true)
         yield* query(holder, "ROLLBACK")
+        if (creditHolder !== undefined) yield* query(creditHolder, "ROLLBACK")
         const exit = yield* Fiber.join(fiber)
 
         // A typed StorageError or a success by the store's own retry; never a defect or a driver error.

@@ -300,7 +300,8 @@ const installWalletWrite = Effect.gen(function*() {
  * PostgreSQL: several wallet writes in one statement and one transaction (group commit from the
  * client). Each write runs `c360_wallet_write` in its own subtransaction: a write whose reference is
  * already recorded (unique violation) is rolled back alone and reported as `duplicate`, one planned on
- * an outdated version changes nothing and is reported as `stale`; the others apply. The caller sends
+ * an outdated version changes nothing and is reported as `stale`, one that fails otherwise is rolled
+ * back alone and reported as `error:<SQLSTATE>`; the others apply. The caller sends
  * at most one write per wallet, in wallet-id order (the lock order of every writer), so two batches
  * cannot deadlock. Holds no rule: the writes are planned by the library.
  */
@@ -316,8 +317,9 @@ const walletWriteBatch = Effect.gen(function*() {
           FOR item IN SELECT value FROM jsonb_array_elements(p) LOOP
             BEGIN
               results := results || to_jsonb(CASE WHEN c360_wallet_write(item) THEN 'applied' ELSE 'stale' END);
-            EXCEPTION WHEN unique_violation THEN
-              results := results || to_jsonb('duplicate'::text);
+            EXCEPTION
+              WHEN unique_violation THEN results := results || to_jsonb('duplicate'::text);
+              WHEN OTHERS THEN results := results || to_jsonb('error:' || SQLSTATE);
             END;
           END LOOP;
           RETURN results;

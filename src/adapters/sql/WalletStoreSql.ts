@@ -193,13 +193,16 @@ const direct = (pool: PgPool, name: string, text: string, values: ReadonlyArray<
 
 type PgPool = PgHandle["pool"]
 
-/** A write's outcome in a batch: applied, planned on an outdated version, or a reference already recorded. */
-type WriteOutcome = "applied" | "stale" | "duplicate"
+/**
+ * A write's outcome in a batch: applied, planned on an outdated version, a reference already recorded,
+ * or `error:<SQLSTATE>` when it failed otherwise (rolled back alone).
+ */
+type WriteOutcome = "applied" | "stale" | "duplicate" | `error:${string}`
 
 interface PendingWrite {
   readonly wallet: string
   readonly payload: string
-  readonly done: (outcome: WriteOutcome | SqlError) => void
+  readonly done: (outcome: "applied" | "stale" | "duplicate" | SqlError) => void
 }
 
 /** The driver error PostgreSQL gives for a reference already recorded, so the caller's usual path replays it. */
@@ -210,6 +213,13 @@ const duplicateReference = () =>
       constraint: "c360_wallet_operations_pkey"
     }),
     message: "PostgreSQL: the reference is already recorded"
+  })
+
+/** A write that failed inside a batch, as the driver error it would have been alone (classified by its SQLSTATE). */
+const failedInBatch = (sqlstate: string) =>
+  new SqlError({
+    cause: Object.assign(new Error(`wallet write failed in a batch (SQLSTATE ${sqlstate})`), { code: sqlstate }),
+    message: "PostgreSQL: a write in c360_wallet_write_batch failed"
   })
 
 /**
@@ -226,7 +236,7 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
   const queue: Array<PendingWrite> = []
   let inFlight = 0
 
-  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<WriteOutcome | SqlError>) => {
+  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<"applied" | "stale" | "duplicate" | SqlError>) => {
     batch.forEach((w, i) => w.done(outcomes[i] ?? new SqlError({ cause: new Error("missing result"), message: "PostgreSQL: incomplete batch result" })))
   }
 
@@ -247,9 +257,18 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
           const failure = new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write_batch failed" })
           return settle(batch, batch.map(() => failure))
         }
-        const raw: unknown = result.rows[0]?.results
-        const outcomes = (typeof raw === "string" ? JSON.parse(raw) : raw) as ReadonlyArray<WriteOutcome>
-        settle(batch, outcomes.map((o) => (o === "duplicate" ? duplicateReference() : o)))
+        let outcomes: ReadonlyArray<WriteOutcome>
+        try {
+          const raw: unknown = result.rows[0]?.results
+          outcomes = (typeof raw === "string" ? JSON.parse(raw) : raw) as ReadonlyArray<WriteOutcome>
+          if (!Array.isArray(outcomes)) throw new Error("not an array")
+        } catch (cause) {
+          // never leave a writer waiting: an unreadable answer fails each write (its caller retries; the
+          // references make a write that did commit replay)
+          const failure = new SqlError({ cause, message: "PostgreSQL: unreadable c360_wallet_write_batch result" })
+          return settle(batch, batch.map(() => failure))
+        }
+        settle(batch, outcomes.map((o) => (o === "applied" || o === "stale" ? o : o === "duplicate" ? duplicateReference() : failedInBatch(o.slice(6)))))
       }
     )
   }
@@ -288,8 +307,8 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
     }
   }
 
-  return (wallet: string, payload: string): Effect.Effect<WriteOutcome, SqlError> =>
-    Effect.async<WriteOutcome, SqlError>((resume) => {
+  return (wallet: string, payload: string): Effect.Effect<"applied" | "stale", SqlError> =>
+    Effect.async<"applied" | "stale", SqlError>((resume) => {
       const pending: PendingWrite = {
         wallet,
         payload,
