@@ -71,6 +71,18 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
       return { status: response.status, body: parsed, text, headers: response.headers }
     }
 
+    /** `POST /api/customers` as a chunked request whose body the caller writes (no content-length). */
+    const chunkedCustomerPost = (server: string) => {
+      const target = new URL(`${server}/api/customers`)
+      return request({
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+      })
+    }
+
     const expectError = (reply: Reply, status: number, code: string) => {
       expect({ status: reply.status, code: reply.body?.error?.code }).toEqual({ status, code })
       expect(typeof reply.body.error.message).toBe("string")
@@ -356,15 +368,9 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
 
       it("a chunked body over 64 KiB is cut off: reading stops at the limit, nothing is written", async () => {
         const p = phone()
-        const url = new URL(`${base}/api/customers`)
         const outcome = await new Promise<string>((resolve) => {
-          const req = request({
-            host: url.hostname,
-            port: url.port,
-            path: url.pathname,
-            method: "POST",
-            headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "transfer-encoding": "chunked" }
-          }, (res) => {
+          const req = chunkedCustomerPost(base)
+          req.on("response", (res) => {
             res.resume()
             resolve(String(res.statusCode))
           })
@@ -506,15 +512,8 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         const events = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${TOKENS.manager}` } })
         const streamEnded = events.body!.pipeTo(new WritableStream()).then(() => "ended", () => "ended")
         const p = phone()
-        const target = new URL(`${url}/api/customers`)
         let answered = ""
-        const req = request({
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: "POST",
-          headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "transfer-encoding": "chunked" }
-        })
+        const req = chunkedCustomerPost(url)
         const reply = new Promise<number>((resolve, reject) => {
           req.on("response", (res) => {
             res.on("data", (chunk) => (answered += chunk))

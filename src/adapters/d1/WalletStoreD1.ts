@@ -44,6 +44,7 @@ import type { IdempotencyConflict, WalletState } from "../../domain/Wallet.js"
 import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "../../ports/WalletStore.js"
 import { storage } from "../sql/SqlFailure.js"
 import {
+  creditRow,
   expireLoop,
   ledgerEntries,
   notFound,
@@ -131,21 +132,11 @@ export const make = Effect.gen(function*() {
         WHERE vc.id = x.id AND vc.customer_id = ${customer} AND vc.status = 'active'`)
     }
     if (change.newCredits.length > 0) {
-      const credits = change.newCredits.map((c) => ({
-        id: c.id,
-        amount: c.amount,
-        remaining: c.remaining,
-        status: c.status,
-        reason: c.reason,
-        ticketId: c.ticketId,
-        issuedAt: c.issuedAt.getTime(),
-        expiresAt: c.expiresAt.getTime()
-      }))
       statements.push(sql`INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
           transaction_id, issued_at, expires_at)
         SELECT value->>'id', ${customer}, value->>'amount', value->>'remaining', value->>'status', value->>'reason',
-          value->>'ticketId', ${change.transactionId}, value->>'issuedAt', value->>'expiresAt'
-        FROM json_each(${JSON.stringify(credits)}) ORDER BY key`)
+          value->>'ticket_id', ${change.transactionId}, value->>'issued_at', value->>'expires_at'
+        FROM json_each(${JSON.stringify(change.newCredits.map(creditRow))}) ORDER BY key`)
     }
     if (change.entries.length > 0) {
       statements.push(sql`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after,

@@ -148,6 +148,18 @@ export const withRetries = <A, E, R>(
   return loop(0)
 }
 
+/** @internal A new credit as the columns of its row (instants as epoch milliseconds), for JSON-fed inserts. */
+export const creditRow = (c: VirtualCredit) => ({
+  id: c.id,
+  amount: c.amount,
+  remaining: c.remaining,
+  status: c.status,
+  reason: c.reason,
+  ticket_id: c.ticketId,
+  issued_at: c.issuedAt.getTime(),
+  expires_at: c.expiresAt.getTime()
+})
+
 /** @internal Maps a driver failure to a retry (contention, broken connection, stale write) or a storage failure. */
 export const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
   const failure = classify(e)
@@ -202,7 +214,7 @@ type WriteOutcome = "applied" | "stale" | "duplicate" | `error:${string}`
 interface PendingWrite {
   readonly wallet: string
   readonly payload: string
-  readonly done: (outcome: "applied" | "stale" | "duplicate" | SqlError) => void
+  readonly done: (outcome: "applied" | "stale" | SqlError) => void
 }
 
 /** The driver error PostgreSQL gives for a reference already recorded, so the caller's usual path replays it. */
@@ -236,7 +248,7 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
   const queue: Array<PendingWrite> = []
   let inFlight = 0
 
-  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<"applied" | "stale" | "duplicate" | SqlError>) => {
+  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<"applied" | "stale" | SqlError>) => {
     batch.forEach((w, i) => w.done(outcomes[i] ?? new SqlError({ cause: new Error("missing result"), message: "PostgreSQL: incomplete batch result" })))
   }
 
@@ -312,7 +324,7 @@ const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
       const pending: PendingWrite = {
         wallet,
         payload,
-        done: (outcome) => resume(typeof outcome === "string" ? (outcome === "duplicate" ? Effect.fail(duplicateReference()) : Effect.succeed(outcome)) : Effect.fail(outcome))
+        done: (outcome) => resume(typeof outcome === "string" ? Effect.succeed(outcome) : Effect.fail(outcome))
       }
       queue.push(pending)
       schedule()
@@ -352,16 +364,7 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
   const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
     const at = change.at.getTime()
     const entries = change.entries.map((e, ord) => ({ ...e, ord }))
-    const credits = change.newCredits.map((c) => ({
-      id: c.id,
-      amount: c.amount,
-      remaining: c.remaining,
-      status: c.status,
-      reason: c.reason,
-      ticket_id: c.ticketId,
-      issued_at: c.issuedAt.getTime(),
-      expires_at: c.expiresAt.getTime()
-    }))
+    const credits = change.newCredits.map(creditRow)
     const events = change.events.map((e, ord) => ({ ...eventRow(e), ord }))
     const payload = JSON.stringify({
       customer: state.customerId,
