@@ -1,8 +1,9 @@
 /**
  * PostgreSQL group commit: concurrent wallet writes that the store sends together as one
- * `c360_wallet_write_batch` statement. Each write in a batch stands alone — a duplicate reference or
- * an outdated version changes nothing of it and nothing of the others — and under load batches do
- * form, with every invariant intact.
+ * `c360_wallet_write_many` statement. Each write in a batch stands alone — a duplicate reference or
+ * an outdated version changes nothing of it and nothing of the others; a write the database refuses
+ * fails the whole statement, which then wrote nothing (the store sends each write again alone) — and
+ * under load batches do form, with every invariant intact.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
@@ -30,7 +31,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
     const query = pool.query.bind(pool) as (...args: Array<unknown>) => unknown
     pool.query = ((...args: Array<unknown>) => {
       const config = args[0] as { name?: string; values?: Array<string> } | undefined
-      if (config?.name === "c360_wallet_write_batch") {
+      if (config?.name === "c360_wallet_write_many") {
         batches += 1
         batchedWrites += (JSON.parse(config.values![0]!) as Array<unknown>).length
       }
@@ -47,7 +48,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
 
   const phone = (i: number) => `0977${String(i).padStart(6, "0")}`
 
-  it("c360_wallet_write_batch: an applied write, a duplicate reference, an outdated version and a failing write stay independent", async () => {
+  it("c360_wallet_write_many: an applied write, a duplicate reference and an outdated version stay independent; a refused write fails the whole batch, which writes nothing", async () => {
     const ids = await run(Effect.gen(function*() {
       const customers = yield* Customers.Customers
       const wallets = yield* Wallets.Wallets
@@ -81,29 +82,37 @@ describe.skipIf(!pgEnabled)("PostgreSQL wallet writes in batches", () => {
       const [a, b, c, d] = ids as unknown as [string, string, string, string]
       const failing = write(d, state.get(d)!.version, state.get(d)!.balance + 100, "batch-failing", 4)
       failing.entries[0]!.kind = "bonus" // refused by the ledger's CHECK constraint: 23514
-      const payload = [
+      const good = [
         write(a, state.get(a)!.version, state.get(a)!.balance + 100, "batch-new", 1), // applies
-        write(b, state.get(b)!.version, state.get(b)!.balance + 100, "batch-dup", 2), // reference recorded: rolled back alone
-        write(c, state.get(c)!.version + 7, state.get(c)!.balance + 100, "batch-stale", 3), // outdated version: nothing
-        failing // fails: rolled back alone, the batch goes on
+        write(b, state.get(b)!.version, state.get(b)!.balance + 100, "batch-dup", 2), // reference recorded: nothing of it
+        write(c, state.get(c)!.version + 7, state.get(c)!.balance + 100, "batch-stale", 3) // outdated version: nothing
       ]
-      const [row] = yield* sql<{ results: unknown }>`SELECT c360_wallet_write_batch(${JSON.stringify(payload)}::jsonb) AS results`
-      const after = yield* sql<{ customer_id: string; balance: string; version: string }>`SELECT customer_id, balance, version
-        FROM c360_wallets WHERE customer_id IN ${sql.in(ids)} ORDER BY customer_id`
-      const rows = yield* sql<{ n: string }>`SELECT
-        (SELECT count(*) FROM c360_ledger_entries WHERE transaction_id LIKE 'txn_batchtest%')
-        + (SELECT count(*) FROM c360_outbox WHERE id LIKE 'evt_batchtest%')
-        + (SELECT count(*) FROM c360_wallet_operations WHERE transaction_id LIKE 'txn_batchtest%') AS n`
-      return { results: row!.results, before: state, after: new Map(after.map((r) => [r.customer_id, { balance: Number(r.balance), version: Number(r.version) }])), rows: Number(rows[0]!.n), ids }
+      const snapshot = Effect.gen(function*() {
+        const wallets = yield* sql<{ customer_id: string; balance: string; version: string }>`SELECT customer_id, balance, version
+          FROM c360_wallets WHERE customer_id IN ${sql.in(ids)} ORDER BY customer_id`
+        const rows = yield* sql<{ n: string }>`SELECT
+          (SELECT count(*) FROM c360_ledger_entries WHERE transaction_id LIKE 'txn_batchtest%')
+          + (SELECT count(*) FROM c360_outbox WHERE id LIKE 'evt_batchtest%')
+          + (SELECT count(*) FROM c360_wallet_operations WHERE transaction_id LIKE 'txn_batchtest%' OR reference = 'batch-stale') AS n`
+        return { wallets: new Map(wallets.map((r) => [r.customer_id, { balance: Number(r.balance), version: Number(r.version) }])), rows: Number(rows[0]!.n) }
+      })
+      // with the refused write: the statement fails, and none of the four is written
+      const refused = yield* Effect.either(sql`SELECT c360_wallet_write_many(${JSON.stringify([...good, failing])}::jsonb) AS results`)
+      const afterRefused = yield* snapshot
+      const [row] = yield* sql<{ results: unknown }>`SELECT c360_wallet_write_many(${JSON.stringify(good)}::jsonb) AS results`
+      return { refused, afterRefused, results: row!.results, before: state, after: yield* snapshot, ids }
     }))
+    expect(outcome.refused._tag).toBe("Left")
+    expect(outcome.afterRefused).toEqual({ wallets: outcome.before, rows: 0 })
     const results = typeof outcome.results === "string" ? JSON.parse(outcome.results) : outcome.results
-    expect(results).toEqual(["applied", "duplicate", "stale", "error:23514"])
-    const [a, b, c, d] = outcome.ids as unknown as [string, string, string, string]
-    expect(outcome.after.get(a)).toEqual({ balance: outcome.before.get(a)!.balance + 100, version: outcome.before.get(a)!.version + 1 })
-    expect(outcome.after.get(b)).toEqual(outcome.before.get(b))
-    expect(outcome.after.get(c)).toEqual(outcome.before.get(c))
-    expect(outcome.after.get(d)).toEqual(outcome.before.get(d))
-    expect(outcome.rows).toBe(3) // the applied write's ledger entry, outbox event and operation, nothing else
+    expect(results).toEqual(["applied", "duplicate", "stale"])
+    const [a, b, c] = outcome.ids as unknown as [string, string, string, string]
+    expect(outcome.after.wallets.get(a)).toEqual({ balance: outcome.before.get(a)!.balance + 100, version: outcome.before.get(a)!.version + 1 })
+    expect(outcome.after.wallets.get(b)).toEqual(outcome.before.get(b))
+    expect(outcome.after.wallets.get(c)).toEqual(outcome.before.get(c))
+    // the applied write's ledger entry, outbox event and operation; nothing of the others (the stale
+    // write's reference row is gone again)
+    expect(outcome.after.rows).toBe(3)
     expect((await run(auditLedger)).violations).toEqual([])
   })
 

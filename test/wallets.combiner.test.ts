@@ -3,6 +3,7 @@
  * writes that wait are cut into batches. (Its statements run against PostgreSQL in
  * wallets.batch.pg.test.ts.)
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -13,6 +14,7 @@ interface Sent {
   readonly name: string
   readonly wallets: ReadonlyArray<string>
   readonly answer: (outcomes: ReadonlyArray<string>) => void
+  readonly fail: (error: Error) => void
 }
 
 /** A pool whose queries wait until the test answers them. */
@@ -27,7 +29,8 @@ const fakePool = (max: number) => {
         name: config.name,
         wallets: items.map((i) => i.customer),
         answer: (outcomes) =>
-          callback(null, { rows: [config.name === "c360_wallet_write" ? { applied: outcomes[0] === "applied" } : { results: outcomes }] })
+          callback(null, { rows: [config.name === "c360_wallet_write" ? { applied: outcomes[0] === "applied" } : { results: outcomes }] }),
+        fail: (error) => callback(error, { rows: [] })
       })
     }
   }
@@ -82,5 +85,31 @@ describe("group commit scheduling", () => {
     const outcomes = await Promise.all(fibers.map((f) => Effect.runPromise(Fiber.await(f))))
     expect(outcomes.every(Exit.isSuccess)).toBe(true)
     expect(sent.flatMap((s) => s.wallets).sort()).toEqual(["cus_1", "cus_1", "cus_1", "cus_2"])
+  })
+
+  it("a batch the database refuses is sent again one write at a time: one bad write fails no other", async () => {
+    const { pool, sent } = fakePool(16)
+    const combine = makeCombiner(pool, 2, 32)
+    const fibers = ["cus_1", "cus_2", "cus_3", "cus_4"].map((w, i) => Effect.runFork(combine(w, payload(w, i))))
+    await turn()
+    expect(sent.map((s) => [s.name, s.wallets.length])).toEqual([["c360_wallet_write_many", 2], ["c360_wallet_write_many", 2]])
+    sent[0]!.fail(Object.assign(new Error("new row violates check constraint"), { code: "23514" }))
+    await turn()
+    expect(sent.slice(2).map((s) => [s.name, s.wallets])).toEqual([["c360_wallet_write", ["cus_1"]], ["c360_wallet_write", ["cus_2"]]])
+    // the batch's slot stays taken until both are answered: a new write waits
+    const later = Effect.runFork(combine("cus_5", payload("cus_5", 5)))
+    await turn()
+    expect(sent).toHaveLength(4)
+    sent[2]!.fail(Object.assign(new Error("new row violates check constraint"), { code: "23514" }))
+    sent[3]!.answer(["applied"])
+    await turn()
+    expect(sent.slice(4).map((s) => s.wallets)).toEqual([["cus_5"]])
+    sent[1]!.answer(["applied", "duplicate"])
+    sent[4]!.answer(["applied"])
+    const [one, two, three, four, five] = await Promise.all([...fibers, later].map((f) => Effect.runPromise(Fiber.await(f))))
+    expect(Exit.isFailure(one!)).toBe(true) // the refused write, alone
+    expect([two, three, five].map((e) => Exit.isSuccess(e!) && e.value)).toEqual(["applied", "applied", "applied"])
+    // a reference already recorded comes back as the unique violation the caller's path replays
+    expect(Exit.isFailure(four!) && String(Cause.squash(four.cause))).toContain("already recorded")
   })
 })

@@ -90,7 +90,7 @@ const blockedBackend = (observer: pg.Client) =>
   })
 
 /** The wallet write statement: the planned change applied by c360_wallet_write (PostgreSQL). */
-const isWrite = (q: string) => /^\s*(WITH w AS \(|SELECT c360_wallet_write(_batch)?\()/.test(q)
+const isWrite = (q: string) => /^\s*(WITH w AS \(|SELECT c360_wallet_write(_batch|_many)?\()/.test(q)
 const isLockedRead = (q: string) => /FOR UPDATE OF w/.test(q)
 
 /** What one wallet holds, to compare before and after a fault. */

@@ -303,7 +303,8 @@ const installWalletWrite = Effect.gen(function*() {
  * an outdated version changes nothing and is reported as `stale`, one that fails otherwise is rolled
  * back alone and reported as `error:<SQLSTATE>`; the others apply. The caller sends
  * at most one write per wallet, in wallet-id order (the lock order of every writer), so two batches
- * cannot deadlock. Holds no rule: the writes are planned by the library.
+ * cannot deadlock. Holds no rule: the writes are planned by the library. Superseded by
+ * `c360_wallet_write_many` (0012); kept for processes of the previous version during a rolling deploy.
  */
 const walletWriteBatch = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -322,6 +323,96 @@ const walletWriteBatch = Effect.gen(function*() {
               WHEN OTHERS THEN results := results || to_jsonb('error:' || SQLSTATE);
             END;
           END LOOP;
+          RETURN results;
+        END $$`),
+    orElse: () => Effect.void
+  })
+})
+
+/**
+ * PostgreSQL: several wallet writes in one statement and one transaction, with the parts that every
+ * write has written set-based. Per write, in the caller's order (at most one write per wallet, in
+ * wallet-id order, the lock order of every writer): the reference is recorded (`ON CONFLICT DO
+ * NOTHING`: one already recorded, also by a concurrent transaction that commits first, makes the write
+ * `duplicate` and nothing of it is written), then the wallet row is stepped only if its version is
+ * still the planned one (if not, the reference row just inserted is removed again and the write is
+ * `stale`), then its credits are updated. After the loop, the ledger entries and the outbox events of
+ * every applied write go in with one INSERT each, in write order: each INSERT's start-up, constraint
+ * set-up and foreign-key trigger queue are paid once per batch instead of once per write, and no write
+ * needs a subtransaction. Anything else that fails (a constraint the planner should never let through,
+ * a lost connection) fails the whole statement, and the client sends each of its writes again alone.
+ * Returns one outcome per write: `applied`, `stale` or `duplicate`. Holds no rule: the writes are
+ * planned by the library.
+ */
+const walletWriteMany = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      sql.unsafe(`CREATE OR REPLACE FUNCTION c360_wallet_write_many(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+        DECLARE
+          item jsonb;
+          results jsonb := '[]'::jsonb;
+          applied jsonb := '[]'::jsonb;
+          v_customer text;
+          v_at bigint;
+          v_transaction text;
+          v_reference text;
+        BEGIN
+          FOR item IN SELECT value FROM jsonb_array_elements(p) LOOP
+            v_customer := item->>'customer';
+            v_at := (item->>'at')::bigint;
+            v_transaction := item->>'transaction';
+            v_reference := item->>'reference';
+            INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
+            VALUES (v_reference, v_transaction, v_customer, item->>'kind', item->>'fingerprint', item->>'result', v_at)
+            ON CONFLICT DO NOTHING;
+            IF NOT FOUND THEN
+              results := results || '"duplicate"'::jsonb;
+              CONTINUE;
+            END IF;
+            UPDATE c360_wallets SET balance = (item->>'balance')::bigint, version = version + 1, updated_at = v_at
+            WHERE customer_id = v_customer AND version = (item->>'version')::bigint
+              AND (item->>'phone' IS NULL
+                OR EXISTS (SELECT 1 FROM c360_customers c WHERE c.id = v_customer AND c.phone = item->>'phone'));
+            IF NOT FOUND THEN
+              DELETE FROM c360_wallet_operations WHERE reference = v_reference;
+              results := results || '"stale"'::jsonb;
+              CONTINUE;
+            END IF;
+            IF jsonb_array_length(item->'creditUpdates') > 0 THEN
+              UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
+              FROM jsonb_to_recordset(item->'creditUpdates') AS x(id text, remaining bigint, status text)
+              WHERE vc.id = x.id AND vc.customer_id = v_customer AND vc.status = 'active';
+            END IF;
+            IF jsonb_array_length(item->'newCredits') > 0 THEN
+              INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
+                transaction_id, issued_at, expires_at)
+              SELECT x.id, v_customer, x.amount, x.remaining, x.status, x.reason, x.ticket_id, v_transaction,
+                x.issued_at, x.expires_at
+              FROM jsonb_to_recordset(item->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
+                reason text, ticket_id text, issued_at bigint, expires_at bigint);
+            END IF;
+            applied := applied || jsonb_build_array(item);
+            results := results || '"applied"'::jsonb;
+          END LOOP;
+          IF jsonb_array_length(applied) > 0 THEN
+            INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+              credit_remaining_after, reference, source, note, created_at)
+            SELECT x.id, w.transaction, w.customer, x.kind, x.amount, x."balanceAfter", x."creditId",
+              x."creditRemainingAfter", w.reference, x.source, x.note, w.at
+            FROM jsonb_array_elements(applied) WITH ORDINALITY AS a(item, n)
+              CROSS JOIN LATERAL jsonb_to_record(a.item) AS w(customer text, transaction text, reference text, at bigint,
+                entries jsonb)
+              CROSS JOIN LATERAL jsonb_to_recordset(w.entries) AS x(ord int, id text, kind text, amount bigint,
+                "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text)
+            ORDER BY a.n, x.ord;
+            INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+            SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
+            FROM jsonb_array_elements(applied) WITH ORDINALITY AS a(item, n)
+              CROSS JOIN LATERAL jsonb_to_recordset(a.item->'events') AS x(ord int, id text, channel text, type text,
+                subject text, payload text, occurred_at bigint)
+            ORDER BY a.n, x.ord;
+          END IF;
           RETURN results;
         END $$`),
     orElse: () => Effect.void
@@ -376,7 +467,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0008_wallet_write_checks_phone": installWalletWrite,
   "0009_job_leases": jobLeases,
   "0010_sqlite_wallet_version_guard": walletVersionGuard,
-  "0011_wallet_write_batch": walletWriteBatch
+  "0011_wallet_write_batch": walletWriteBatch,
+  "0012_wallet_write_many": walletWriteMany
 }
 
 /**

@@ -205,11 +205,8 @@ const direct = (pool: PgPool, name: string, text: string, values: ReadonlyArray<
 
 type PgPool = PgHandle["pool"]
 
-/**
- * A write's outcome in a batch: applied, planned on an outdated version, a reference already recorded,
- * or `error:<SQLSTATE>` when it failed otherwise (rolled back alone).
- */
-type WriteOutcome = "applied" | "stale" | "duplicate" | `error:${string}`
+/** A write's outcome in a batch: applied, planned on an outdated version, or a reference already recorded. */
+type WriteOutcome = "applied" | "stale" | "duplicate"
 
 interface PendingWrite {
   readonly wallet: string
@@ -227,57 +224,52 @@ const duplicateReference = () =>
     message: "PostgreSQL: the reference is already recorded"
   })
 
-/** A write that failed inside a batch, as the driver error it would have been alone (classified by its SQLSTATE). */
-const failedInBatch = (sqlstate: string) =>
-  new SqlError({
-    cause: Object.assign(new Error(`wallet write failed in a batch (SQLSTATE ${sqlstate})`), { code: sqlstate }),
-    message: "PostgreSQL: a write in c360_wallet_write_batch failed"
-  })
-
-/**
- * Group commit from the client. A write is sent at once while fewer than `maxInFlight` statements are
- * running; otherwise it waits, and the writes that waited go together as one statement and one
- * transaction (`c360_wallet_write_batch`: each in its own subtransaction, so one write's failure
- * touches no other), at most one per wallet and in wallet-id order, the lock order of every writer.
- * Under load this shares one commit — its WAL flush and its round trip — among several
- * withdrawals; alone, a write goes out immediately, as before. The writes that waited are spread
- * evenly over the free slots (a batch runs on one backend, so two batches of eight finish sooner than
- * one of sixteen). The limit is an eighth of the pool, at least two: measured with 16 callers on a
- * 16-connection pool, two batches in flight turned around 1.37× the withdrawals of one and 1.17× those
- * of three (each batch's commit waits for the WAL flush; more batches mean more flushes and more
- * per-batch work for the same writes). A batch that fails as a whole (a
- * broken connection) fails each of its writes, which their callers retry as usual (the references
- * make that safe).
- */
 /** @internal How many batches may run at once on a pool of `max` connections: an eighth of it, at least two. */
 export const batchesInFlight = (max: number) => Math.min(max, Math.max(2, Math.ceil(max / 8)))
 
-/** @internal */
+/**
+ * @internal Group commit from the client. A write is sent at once while fewer than `maxInFlight`
+ * statements are running; otherwise it waits, and the writes that waited go together as one statement
+ * and one transaction (`c360_wallet_write_many`, migration 0012), at most one per wallet and in
+ * wallet-id order, the lock order of every writer. Under load this shares one commit — its WAL flush
+ * and its round trip — and the ledger and outbox inserts among several withdrawals; alone, a write
+ * goes out immediately, as before.
+ *
+ * The writes that waited are spread evenly over the free slots (a batch runs on one backend, so two
+ * batches of eight finish sooner than one of sixteen). The limit is an eighth of the pool, at least
+ * two (`batchesInFlight`): measured with 16 callers on a 16-connection pool, two batches in flight
+ * turned around 1.37× the withdrawals of one and 1.17× those of three (each batch's commit waits for
+ * the WAL flush; more batches mean more flushes and more per-batch work for the same writes).
+ *
+ * A batch that fails as a whole — a write the database refuses, a deadlock, a broken connection — is
+ * sent again one write at a time, so that one write that cannot be written fails no other; a write
+ * that fails alone fails its caller, who retries contention as usual. Sending again is safe: a failed
+ * statement wrote nothing, and should a connection break while committing, a write that did commit
+ * finds its reference recorded and replays.
+ */
 export const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number) => {
   const queue: Array<PendingWrite> = []
   let inFlight = 0
 
-  const settle = (batch: ReadonlyArray<PendingWrite>, outcomes: ReadonlyArray<"applied" | "stale" | SqlError>) => {
-    batch.forEach((w, i) => w.done(outcomes[i] ?? new SqlError({ cause: new Error("missing result"), message: "PostgreSQL: incomplete batch result" })))
+  const sendAlone = (write: PendingWrite, finished: () => void) => {
+    pool.query({ name: "c360_wallet_write", text: "SELECT c360_wallet_write($1::jsonb) AS applied", values: [write.payload] }, (error, result) => {
+      finished()
+      write.done(error ? new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write failed" }) : result.rows[0]?.applied === true ? "applied" : "stale")
+    })
   }
 
   const send = (batch: ReadonlyArray<PendingWrite>, finished: () => void) => {
-    if (batch.length === 1) {
-      const [only] = batch
-      pool.query({ name: "c360_wallet_write", text: "SELECT c360_wallet_write($1::jsonb) AS applied", values: [only!.payload] }, (error, result) => {
-        finished()
-        only!.done(error ? new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write failed" }) : result.rows[0]?.applied === true ? "applied" : "stale")
-      })
-      return
-    }
+    if (batch.length === 1) return sendAlone(batch[0]!, finished)
     pool.query(
-      { name: "c360_wallet_write_batch", text: "SELECT c360_wallet_write_batch($1::jsonb) AS results", values: [`[${batch.map((w) => w.payload).join(",")}]`] },
+      { name: "c360_wallet_write_many", text: "SELECT c360_wallet_write_many($1::jsonb) AS results", values: [`[${batch.map((w) => w.payload).join(",")}]`] },
       (error, result) => {
-        finished()
         if (error) {
-          const failure = new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write_batch failed" })
-          return settle(batch, batch.map(() => failure))
+          // the slot stays taken until every write has been answered alone
+          let left = batch.length
+          for (const w of batch) sendAlone(w, () => --left === 0 && finished())
+          return
         }
+        finished()
         let outcomes: ReadonlyArray<WriteOutcome>
         try {
           const raw: unknown = result.rows[0]?.results
@@ -286,10 +278,18 @@ export const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number
         } catch (cause) {
           // never leave a writer waiting: an unreadable answer fails each write (its caller retries; the
           // references make a write that did commit replay)
-          const failure = new SqlError({ cause, message: "PostgreSQL: unreadable c360_wallet_write_batch result" })
-          return settle(batch, batch.map(() => failure))
+          const failure = new SqlError({ cause, message: "PostgreSQL: unreadable c360_wallet_write_many result" })
+          return batch.forEach((w) => w.done(failure))
         }
-        settle(batch, outcomes.map((o) => (o === "applied" || o === "stale" ? o : o === "duplicate" ? duplicateReference() : failedInBatch(o.slice(6)))))
+        batch.forEach((w, i) => {
+          const o = outcomes[i]
+          w.done(
+            o === "applied" || o === "stale" ? o : o === "duplicate" ? duplicateReference() : new SqlError({
+              cause: new Error(`unexpected outcome ${String(o)}`),
+              message: "PostgreSQL: incomplete c360_wallet_write_many result"
+            })
+          )
+        })
       }
     )
   }
