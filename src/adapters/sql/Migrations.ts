@@ -249,6 +249,25 @@ const creditsByWalletAndExpiry = Effect.gen(function*() {
  * (0008 for databases that ran 0007 before the phone check existed); `CREATE OR REPLACE` makes
  * installing it twice harmless.
  */
+/**
+ * PL/pgSQL: the credit part of one planned wallet write whose JSON is in variable `v` (with
+ * `v_customer` and `v_transaction` set): the spent credits' remainders, then the new credits.
+ */
+const creditSteps = (v: string) =>
+  `          IF jsonb_array_length(${v}->'creditUpdates') > 0 THEN
+            UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
+            FROM jsonb_to_recordset(${v}->'creditUpdates') AS x(id text, remaining bigint, status text)
+            WHERE vc.id = x.id AND vc.customer_id = v_customer AND vc.status = 'active';
+          END IF;
+          IF jsonb_array_length(${v}->'newCredits') > 0 THEN
+            INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
+              transaction_id, issued_at, expires_at)
+            SELECT x.id, v_customer, x.amount, x.remaining, x.status, x.reason, x.ticket_id, v_transaction,
+              x.issued_at, x.expires_at
+            FROM jsonb_to_recordset(${v}->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
+              reason text, ticket_id text, issued_at bigint, expires_at bigint);
+          END IF;`
+
 const walletWriteFunction = `CREATE OR REPLACE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
         DECLARE
           v_customer text := p->>'customer';
@@ -263,19 +282,7 @@ const walletWriteFunction = `CREATE OR REPLACE FUNCTION c360_wallet_write(p json
           IF NOT FOUND THEN RETURN false; END IF;
           INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
           VALUES (v_reference, v_transaction, v_customer, p->>'kind', p->>'fingerprint', p->>'result', v_at);
-          IF jsonb_array_length(p->'creditUpdates') > 0 THEN
-            UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
-            FROM jsonb_to_recordset(p->'creditUpdates') AS x(id text, remaining bigint, status text)
-            WHERE vc.id = x.id AND vc.customer_id = v_customer AND vc.status = 'active';
-          END IF;
-          IF jsonb_array_length(p->'newCredits') > 0 THEN
-            INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
-              transaction_id, issued_at, expires_at)
-            SELECT x.id, v_customer, x.amount, x.remaining, x.status, x.reason, x.ticket_id, v_transaction,
-              x.issued_at, x.expires_at
-            FROM jsonb_to_recordset(p->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
-              reason text, ticket_id text, issued_at bigint, expires_at bigint);
-          END IF;
+${creditSteps("p")}
           INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
             credit_remaining_after, reference, source, note, created_at)
           SELECT x.id, v_transaction, v_customer, x.kind, x.amount, x."balanceAfter", x."creditId",
@@ -379,19 +386,7 @@ const walletWriteMany = Effect.gen(function*() {
               results := results || '"stale"'::jsonb;
               CONTINUE;
             END IF;
-            IF jsonb_array_length(item->'creditUpdates') > 0 THEN
-              UPDATE c360_virtual_credits vc SET remaining = x.remaining, status = x.status
-              FROM jsonb_to_recordset(item->'creditUpdates') AS x(id text, remaining bigint, status text)
-              WHERE vc.id = x.id AND vc.customer_id = v_customer AND vc.status = 'active';
-            END IF;
-            IF jsonb_array_length(item->'newCredits') > 0 THEN
-              INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
-                transaction_id, issued_at, expires_at)
-              SELECT x.id, v_customer, x.amount, x.remaining, x.status, x.reason, x.ticket_id, v_transaction,
-                x.issued_at, x.expires_at
-              FROM jsonb_to_recordset(item->'newCredits') AS x(id text, amount bigint, remaining bigint, status text,
-                reason text, ticket_id text, issued_at bigint, expires_at bigint);
-            END IF;
+${creditSteps("item")}
             applied := applied || jsonb_build_array(item);
             results := results || '"applied"'::jsonb;
           END LOOP;
