@@ -61,6 +61,7 @@ import { Customer360, type Customer360Instance, createCustomer360, Wallets } fro
 import { SqliteDatabase } from "../src/sqlite.js"
 import { benchDatabases, withDatabase } from "./support/databases.js"
 import { newId } from "./support/ids.js"
+import type { CreditRow } from "./support/rows.js"
 
 const QUICK = process.env.C360_BENCH_QUICK === "1"
 const PG_URL = process.env.C360_PG_URL || "postgres://postgres@127.0.0.1:5432"
@@ -172,16 +173,6 @@ const setupSqliteWallets = async (filename: string): Promise<void> => {
   } finally {
     await past.close()
   }
-}
-
-interface CreditRow {
-  id: string
-  amount: number
-  remaining: number
-  issued_at: number
-  expires_at: number
-  reason: string
-  ticket_id: string | null
 }
 
 /**

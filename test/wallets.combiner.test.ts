@@ -23,13 +23,11 @@ const fakePool = (max: number) => {
   const pool = {
     options: { max },
     query: (config: { name: string; values: Array<string> }, callback: (error: Error | null, result: { rows: Array<Record<string, unknown>> }) => void) => {
-      const parsed = JSON.parse(config.values[0]!) as unknown
-      const items = (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ customer: string }>
+      const items = JSON.parse(config.values[0]!) as Array<{ customer: string }>
       sent.push({
         name: config.name,
         wallets: items.map((i) => i.customer),
-        answer: (outcomes) =>
-          callback(null, { rows: [config.name === "c360_wallet_write" ? { applied: outcomes[0] === "applied" } : { results: outcomes }] }),
+        answer: (outcomes) => callback(null, { rows: [{ results: outcomes }] }),
         fail: (error) => callback(error, { rows: [] })
       })
     }
@@ -95,7 +93,7 @@ describe("group commit scheduling", () => {
     expect(sent.map((s) => [s.name, s.wallets.length])).toEqual([["c360_wallet_write_many", 2], ["c360_wallet_write_many", 2]])
     sent[0]!.fail(Object.assign(new Error("new row violates check constraint"), { code: "23514" }))
     await turn()
-    expect(sent.slice(2).map((s) => [s.name, s.wallets])).toEqual([["c360_wallet_write", ["cus_1"]], ["c360_wallet_write", ["cus_2"]]])
+    expect(sent.slice(2).map((s) => [s.name, s.wallets])).toEqual([["c360_wallet_write_many", ["cus_1"]], ["c360_wallet_write_many", ["cus_2"]]])
     // the batch's slot stays taken until both are answered: a new write waits
     const later = Effect.runFork(combine("cus_5", payload("cus_5", 5)))
     await turn()

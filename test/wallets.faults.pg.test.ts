@@ -89,7 +89,7 @@ const blockedBackend = (observer: pg.Client) =>
     }
   })
 
-/** The wallet write statement: the planned change applied by c360_wallet_write (PostgreSQL). */
+/** The wallet write statement: the planned change applied by c360_wallet_write_many (earlier: c360_wallet_write, _batch) (PostgreSQL). */
 const isWrite = (q: string) => /^\s*(WITH w AS \(|SELECT c360_wallet_write(_batch|_many)?\()/.test(q)
 const isLockedRead = (q: string) => /FOR UPDATE OF w/.test(q)
 

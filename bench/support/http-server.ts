@@ -31,6 +31,7 @@ import express from "express"
 import pg from "pg"
 import { createApp } from "../../examples/express/app.js"
 import { newId } from "./ids.js"
+import type { CreditRow } from "./rows.js"
 
 const env = process.env
 const MODE = env.MODE
@@ -40,16 +41,6 @@ const POOL = Number(env.C360_BENCH_POOL ?? 16)
 const TOKEN = env.C360_BENCH_TOKEN ?? "bench-manager-token"
 
 // --- bare -----------------------------------------------------------------------------------------
-
-interface CreditRow {
-  id: string
-  amount: number
-  remaining: number
-  issued_at: number
-  expires_at: number
-  reason: string
-  ticket_id: string | null
-}
 
 /** The wallet and its active credits, spend order, by phone (`FOR UPDATE` of the wallet in a deposit). */
 const walletSql = (lock: boolean) => `SELECT c.id AS customer_id, w.balance,

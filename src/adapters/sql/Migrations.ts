@@ -240,16 +240,6 @@ const creditsByWalletAndExpiry = Effect.gen(function*() {
 })
 
 /**
- * The current definition of `c360_wallet_write` (PostgreSQL): one statement per table, run only when it
- * has rows (a withdrawal issues no credit; a deposit spends none). The wallet row is updated first, on
- * its version — and, for a write addressed by phone, only while that phone still belongs to the
- * wallet's customer (a phone can move to another customer without changing any wallet's version, and
- * a writer may have planned on a remembered phone → wallet mapping) — so nothing is written unless
- * the wallet is the one planned on, as it was planned on. Installed by migrations 0007 and 0008
- * (0008 for databases that ran 0007 before the phone check existed); `CREATE OR REPLACE` makes
- * installing it twice harmless.
- */
-/**
  * PL/pgSQL: the credit part of one planned wallet write whose JSON is in variable `v` (with
  * `v_customer` and `v_transaction` set): the spent credits' remainders, then the new credits.
  */
@@ -268,6 +258,16 @@ const creditSteps = (v: string) =>
               reason text, ticket_id text, issued_at bigint, expires_at bigint);
           END IF;`
 
+/**
+ * The current definition of `c360_wallet_write` (PostgreSQL): one statement per table, run only when it
+ * has rows (a withdrawal issues no credit; a deposit spends none). The wallet row is updated first, on
+ * its version — and, for a write addressed by phone, only while that phone still belongs to the
+ * wallet's customer (a phone can move to another customer without changing any wallet's version, and
+ * a writer may have planned on a remembered phone → wallet mapping) — so nothing is written unless
+ * the wallet is the one planned on, as it was planned on. Installed by migrations 0007 and 0008
+ * (0008 for databases that ran 0007 before the phone check existed); `CREATE OR REPLACE` makes
+ * installing it twice harmless.
+ */
 const walletWriteFunction = `CREATE OR REPLACE FUNCTION c360_wallet_write(p jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
         DECLARE
           v_customer text := p->>'customer';
@@ -359,13 +359,15 @@ const walletWriteMany = Effect.gen(function*() {
         DECLARE
           item jsonb;
           results jsonb := '[]'::jsonb;
-          applied jsonb := '[]'::jsonb;
+          applied int[] := '{}';
+          pos int := 0;
           v_customer text;
           v_at bigint;
           v_transaction text;
           v_reference text;
         BEGIN
           FOR item IN SELECT value FROM jsonb_array_elements(p) LOOP
+            pos := pos + 1;
             v_customer := item->>'customer';
             v_at := (item->>'at')::bigint;
             v_transaction := item->>'transaction';
@@ -387,25 +389,27 @@ const walletWriteMany = Effect.gen(function*() {
               CONTINUE;
             END IF;
 ${creditSteps("item")}
-            applied := applied || jsonb_build_array(item);
+            applied := applied || pos;
             results := results || '"applied"'::jsonb;
           END LOOP;
-          IF jsonb_array_length(applied) > 0 THEN
+          IF cardinality(applied) > 0 THEN
             INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
               credit_remaining_after, reference, source, note, created_at)
             SELECT x.id, w.transaction, w.customer, x.kind, x.amount, x."balanceAfter", x."creditId",
               x."creditRemainingAfter", w.reference, x.source, x.note, w.at
-            FROM jsonb_array_elements(applied) WITH ORDINALITY AS a(item, n)
+            FROM jsonb_array_elements(p) WITH ORDINALITY AS a(item, n)
               CROSS JOIN LATERAL jsonb_to_record(a.item) AS w(customer text, transaction text, reference text, at bigint,
                 entries jsonb)
               CROSS JOIN LATERAL jsonb_to_recordset(w.entries) AS x(ord int, id text, kind text, amount bigint,
                 "balanceAfter" bigint, "creditId" text, "creditRemainingAfter" bigint, source text, note text)
+            WHERE a.n = ANY(applied)
             ORDER BY a.n, x.ord;
             INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
             SELECT x.id, x.channel, x.type, x.subject, x.payload, x.occurred_at
-            FROM jsonb_array_elements(applied) WITH ORDINALITY AS a(item, n)
+            FROM jsonb_array_elements(p) WITH ORDINALITY AS a(item, n)
               CROSS JOIN LATERAL jsonb_to_recordset(a.item->'events') AS x(ord int, id text, channel text, type text,
                 subject text, payload text, occurred_at bigint)
+            WHERE a.n = ANY(applied)
             ORDER BY a.n, x.ord;
           END IF;
           RETURN results;

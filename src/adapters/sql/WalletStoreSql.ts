@@ -224,6 +224,30 @@ const duplicateReference = () =>
     message: "PostgreSQL: the reference is already recorded"
   })
 
+/**
+ * The outcomes of a `c360_wallet_write_many` answer, one per write: `applied`, `stale`, or the unique
+ * violation PostgreSQL gives for a reference already recorded (so the caller's usual path replays it).
+ * An answer that cannot be read fails every write (its caller retries; the references make a write
+ * that did commit replay).
+ */
+const outcomesOf = (raw: unknown, writes: number): ReadonlyArray<"applied" | "stale" | SqlError> => {
+  let outcomes: ReadonlyArray<WriteOutcome>
+  try {
+    outcomes = (typeof raw === "string" ? JSON.parse(raw) : raw) as ReadonlyArray<WriteOutcome>
+    if (!Array.isArray(outcomes)) throw new Error("not an array")
+  } catch (cause) {
+    const failure = new SqlError({ cause, message: "PostgreSQL: unreadable c360_wallet_write_many result" })
+    return Array.from({ length: writes }, () => failure)
+  }
+  return Array.from({ length: writes }, (_, i) => {
+    const o = outcomes[i]
+    return o === "applied" || o === "stale" ? o : o === "duplicate" ? duplicateReference() : new SqlError({
+      cause: new Error(`unexpected outcome ${String(o)}`),
+      message: "PostgreSQL: incomplete c360_wallet_write_many result"
+    })
+  })
+}
+
 /** @internal How many batches may run at once on a pool of `max` connections: an eighth of it, at least two. */
 export const batchesInFlight = (max: number) => Math.min(max, Math.max(2, Math.ceil(max / 8)))
 
@@ -233,7 +257,7 @@ export const batchesInFlight = (max: number) => Math.min(max, Math.max(2, Math.c
  * and one transaction (`c360_wallet_write_many`, migration 0012), at most one per wallet and in
  * wallet-id order, the lock order of every writer. Under load this shares one commit — its WAL flush
  * and its round trip — and the ledger and outbox inserts among several withdrawals; alone, a write
- * goes out immediately, as before.
+ * goes out immediately, through the same statement.
  *
  * The writes that waited are spread evenly over the free slots (a batch runs on one backend, so two
  * batches of eight finish sooner than one of sixteen). The limit is an eighth of the pool, at least
@@ -251,45 +275,20 @@ export const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number
   const queue: Array<PendingWrite> = []
   let inFlight = 0
 
-  const sendAlone = (write: PendingWrite, finished: () => void) => {
-    pool.query({ name: "c360_wallet_write", text: "SELECT c360_wallet_write($1::jsonb) AS applied", values: [write.payload] }, (error, result) => {
-      finished()
-      write.done(error ? new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write failed" }) : result.rows[0]?.applied === true ? "applied" : "stale")
-    })
-  }
-
   const send = (batch: ReadonlyArray<PendingWrite>, finished: () => void) => {
-    if (batch.length === 1) return sendAlone(batch[0]!, finished)
     pool.query(
       { name: "c360_wallet_write_many", text: "SELECT c360_wallet_write_many($1::jsonb) AS results", values: [`[${batch.map((w) => w.payload).join(",")}]`] },
       (error, result) => {
-        if (error) {
+        if (error && batch.length > 1) {
           // the slot stays taken until every write has been answered alone
           let left = batch.length
-          for (const w of batch) sendAlone(w, () => --left === 0 && finished())
+          for (const w of batch) send([w], () => --left === 0 && finished())
           return
         }
         finished()
-        let outcomes: ReadonlyArray<WriteOutcome>
-        try {
-          const raw: unknown = result.rows[0]?.results
-          outcomes = (typeof raw === "string" ? JSON.parse(raw) : raw) as ReadonlyArray<WriteOutcome>
-          if (!Array.isArray(outcomes)) throw new Error("not an array")
-        } catch (cause) {
-          // never leave a writer waiting: an unreadable answer fails each write (its caller retries; the
-          // references make a write that did commit replay)
-          const failure = new SqlError({ cause, message: "PostgreSQL: unreadable c360_wallet_write_many result" })
-          return batch.forEach((w) => w.done(failure))
-        }
-        batch.forEach((w, i) => {
-          const o = outcomes[i]
-          w.done(
-            o === "applied" || o === "stale" ? o : o === "duplicate" ? duplicateReference() : new SqlError({
-              cause: new Error(`unexpected outcome ${String(o)}`),
-              message: "PostgreSQL: incomplete c360_wallet_write_many result"
-            })
-          )
-        })
+        if (error) return batch[0]!.done(new SqlError({ cause: error, message: "PostgreSQL: c360_wallet_write_many failed" }))
+        const outcomes = outcomesOf(result.rows[0]?.results, batch.length)
+        batch.forEach((w, i) => w.done(outcomes[i]!))
       }
     )
   }
@@ -397,9 +396,13 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
     if (combine !== undefined && !inTransaction) {
       return Effect.map(combine(state.customerId, payload), (outcome) => outcome === "applied")
     }
-    return Effect.map(
-      sql<Record<string, unknown>>`SELECT c360_wallet_write(${payload}::jsonb) AS applied`,
-      (r) => r[0]?.applied === true
+    // in the locked path's transaction: the same statement, for one write
+    return Effect.flatMap(
+      sql<Record<string, unknown>>`SELECT c360_wallet_write_many(${`[${payload}]`}::jsonb) AS results`,
+      (r) => {
+        const [outcome] = outcomesOf(r[0]?.results, 1)
+        return typeof outcome === "string" ? Effect.succeed(outcome === "applied") : Effect.fail(outcome!)
+      }
     )
   }
 
