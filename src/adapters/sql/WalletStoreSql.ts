@@ -7,8 +7,9 @@
  *   still the one planned on. The state is the one this process last saw for the wallet (one round
  *   trip when it is current) or a fresh read of the wallet, its active credits and the reference's
  *   record (two). A lost race re-reads and re-plans; after three, the request takes the wallet row
- *   lock (`FOR UPDATE`) so it cannot starve. Read and write are PL/pgSQL functions (migration 0004)
- *   so that their plans are kept per connection.
+ *   lock (`FOR UPDATE`) so it cannot starve. Read and write are PL/pgSQL functions (`c360_wallet_state`,
+ *   `c360_wallet_write_many`) so that their plans are kept per connection; concurrent writes share
+ *   one call (group commit, below).
  * - SQLite: the same steps as one synchronous better-sqlite3 transaction (`BEGIN IMMEDIATE`) on the
  *   library's connection: no interleaving is possible, so no retry is needed.
  *
