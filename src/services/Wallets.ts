@@ -18,7 +18,7 @@ import type { DomainEvent, WalletCreditExpired } from "../domain/Events.js"
 import { encodeId } from "../domain/Ids.js"
 import { InvalidAmount, type Money, money } from "../domain/Money.js"
 import * as Phone from "../domain/Phone.js"
-import { decoder, randomBytes } from "./Input.js"
+import { decoder } from "./Input.js"
 import { randomBytes as randomBytesOf } from "./Random.js"
 import {
   creditView,
@@ -205,9 +205,27 @@ export const make = Effect.gen(function*() {
   const config = yield* Customer360Config
 
   const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
-  const amountOf = (raw: unknown): Effect.Effect<Money, InvalidAmount> => Effect.suspend(() => money(raw))
   const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
-  const newTransaction = Effect.zipWith(Clock.currentTimeMillis, randomBytes, makeTransactionId)
+
+  /**
+   * The common start of every write, as one step on the hot path: the clock is read once (the write's
+   * instant and its ids' time), then the input is decoded, the amount and the phone checked — in that
+   * order, each failure typed — and `write` builds the rest.
+   */
+  const writeWith = <I extends { readonly phone: string; readonly amount: unknown }, A, E>(
+    decode: (raw: unknown) => Either.Either<I, ValidationError>,
+    raw: unknown,
+    write: (input: I, amount: Money, phone: Phone.Phone, millis: number) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | ValidationError | InvalidAmount | Phone.InvalidPhone> =>
+    Effect.flatMap(Clock.currentTimeMillis, (millis): Effect.Effect<A, E | ValidationError | InvalidAmount | Phone.InvalidPhone> => {
+      const input = decode(raw)
+      if (Either.isLeft(input)) return Effect.fail(input.left)
+      const amount = money(input.right.amount)
+      if (Either.isLeft(amount)) return Effect.fail(amount.left)
+      const phone = Phone.normalize(input.right.phone, config.phone)
+      if (Either.isLeft(phone)) return Effect.fail(phone.left)
+      return write(input.right, amount.right, phone.right, millis)
+    })
 
   const get: Wallets["get"] = (raw) =>
     Effect.gen(function*() {
@@ -217,15 +235,12 @@ export const make = Effect.gen(function*() {
     })
 
   const deposit: Wallets["deposit"] = (raw) =>
-    Effect.gen(function*() {
-      const input = yield* decodeDeposit(raw)
-      const amount = yield* amountOf(input.amount)
-      const phone = yield* normalizePhone(input.phone)
-      const at = yield* now
-      const transactionId = yield* newTransaction
+    writeWith(decodeDeposit, raw, (input, amount, phone, ms) => {
+      const at = new Date(ms)
+      const transactionId = makeTransactionId(ms, randomBytesOf(10))
       const note = input.note ?? null
       let planned: DepositResult | undefined
-      const outcome = yield* store.apply({
+      return Effect.flatMap(store.apply({
         wallet: { phone },
         reference: input.reference,
         kind: "deposit",
@@ -257,20 +272,16 @@ export const make = Effect.gen(function*() {
             at
           })
         }
-      })
-      return outcome.replayed || planned === undefined ? yield* depositResult(outcome.result) : planned
+      }), (outcome) => (outcome.replayed || planned === undefined ? depositResult(outcome.result) : Effect.succeed(planned)))
     })
 
   const withdraw: Wallets["withdraw"] = (raw) =>
-    Effect.gen(function*() {
-      const input = yield* decodeWithdraw(raw)
-      const amount = yield* amountOf(input.amount)
-      const phone = yield* normalizePhone(input.phone)
-      const at = yield* now
-      const transactionId = yield* newTransaction
+    writeWith(decodeWithdraw, raw, (input, amount, phone, ms) => {
+      const at = new Date(ms)
+      const transactionId = makeTransactionId(ms, randomBytesOf(10))
       const note = input.note ?? null
       let planned: WithdrawResult | undefined
-      const outcome = yield* store.apply({
+      return Effect.flatMap(store.apply({
         wallet: { phone },
         reference: input.reference,
         kind: "withdraw",
@@ -321,25 +332,22 @@ export const make = Effect.gen(function*() {
               at
             }
           })
-      })
-      return outcome.replayed || planned === undefined ? yield* withdrawResult(outcome.result) : planned
+      }), (outcome) => (outcome.replayed || planned === undefined ? withdrawResult(outcome.result) : Effect.succeed(planned)))
     })
 
   const issueVirtualCredit: Wallets["issueVirtualCredit"] = (raw) =>
-    Effect.gen(function*() {
-      const input = yield* decodeCredit(raw)
-      const amount = yield* amountOf(input.amount)
-      const phone = yield* normalizePhone(input.phone)
-      const at = yield* now
+    writeWith(decodeCredit, raw, (input, amount, phone, ms) => {
+      const at = new Date(ms)
       if (input.expiresAt !== undefined && input.expiresInDays !== undefined) {
-        return yield* ValidationError.single("expiresAt", "give expiresAt or expiresInDays, not both")
+        return ValidationError.single("expiresAt", "give expiresAt or expiresInDays, not both")
       }
-      const expiresAt = input.expiresAt ?? new Date(at.getTime() + (input.expiresInDays ?? DEFAULT_CREDIT_DAYS) * DAY)
-      const transactionId = yield* newTransaction
-      const creditId = makeCreditId(at.getTime(), yield* randomBytes)
+      // a copy of a given Date: the caller may change theirs afterwards
+      const expiresAt = new Date(input.expiresAt?.getTime() ?? ms + (input.expiresInDays ?? DEFAULT_CREDIT_DAYS) * DAY)
+      const transactionId = makeTransactionId(ms, randomBytesOf(10))
+      const creditId = makeCreditId(ms, randomBytesOf(10))
       const ticketId = input.ticketId ?? null
       let planned: CreditResult | undefined
-      const outcome = yield* store.apply({
+      return Effect.flatMap(store.apply({
         wallet: { phone },
         reference: input.reference,
         kind: "credit",
@@ -384,8 +392,7 @@ export const make = Effect.gen(function*() {
             at
           })
         }
-      })
-      return outcome.replayed || planned === undefined ? yield* creditResult(outcome.result) : planned
+      }), (outcome) => (outcome.replayed || planned === undefined ? creditResult(outcome.result) : Effect.succeed(planned)))
     })
 
   const transactions: Wallets["transactions"] = (raw, options) =>

@@ -331,21 +331,24 @@ export const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number
     }
   }
 
-  return (wallet: string, payload: string): Effect.Effect<"applied" | "stale", SqlError> =>
+  /** Queues a write; `done` is called once with its outcome. Returns a function that withdraws it if not yet sent. */
+  const submit = (wallet: string, payload: string, done: PendingWrite["done"]) => {
+    const pending: PendingWrite = { wallet, payload, done }
+    queue.push(pending)
+    schedule()
+    return () => {
+      const i = queue.indexOf(pending)
+      if (i >= 0) queue.splice(i, 1)
+    }
+  }
+
+  const write = (wallet: string, payload: string): Effect.Effect<"applied" | "stale", SqlError> =>
     Effect.async<"applied" | "stale", SqlError>((resume) => {
-      const pending: PendingWrite = {
-        wallet,
-        payload,
-        done: (outcome) => resume(typeof outcome === "string" ? Effect.succeed(outcome) : Effect.fail(outcome))
-      }
-      queue.push(pending)
-      schedule()
+      const withdraw = submit(wallet, payload, (outcome) => resume(typeof outcome === "string" ? Effect.succeed(outcome) : Effect.fail(outcome)))
       // interrupted before it was sent: withdraw it (once sent, its outcome is simply not awaited)
-      return Effect.sync(() => {
-        const i = queue.indexOf(pending)
-        if (i >= 0) queue.splice(i, 1)
-      })
+      return Effect.sync(withdraw)
     })
+  return Object.assign(write, { submit })
 }
 
 const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
@@ -373,27 +376,27 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
     }
   }
 
-  const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
-    const at = change.at.getTime()
-    const entries = change.entries.map((e, ord) => ({ ...e, ord }))
-    const credits = change.newCredits.map(creditRow)
-    const events = change.events.map((e, ord) => ({ ...eventRow(e), ord }))
-    const payload = JSON.stringify({
+  /** The JSON of one planned write, as `c360_wallet_write_many` reads it. */
+  const payloadOf = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>) =>
+    JSON.stringify({
       customer: state.customerId,
       phone: "phone" in request.wallet ? request.wallet.phone : null,
       version: state.version,
       balance: change.balanceAfter,
-      at,
+      at: change.at.getTime(),
       reference: request.reference,
       transaction: change.transactionId,
       kind: request.kind,
       fingerprint: request.fingerprint,
       result: JSON.stringify(change.result),
       creditUpdates: change.creditUpdates,
-      newCredits: credits,
-      entries,
-      events
+      newCredits: change.newCredits.map(creditRow),
+      entries: change.entries.map((e, ord) => ({ ...e, ord })),
+      events: change.events.map((e, ord) => ({ ...eventRow(e), ord }))
     })
+
+  const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
+    const payload = payloadOf(state, change, request)
     if (combine !== undefined && !inTransaction) {
       return Effect.map(combine(state.customerId, payload), (outcome) => outcome === "applied")
     }
@@ -449,21 +452,43 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
       return applied
     })
 
-  /** One round trip when the remembered state is current; `undefined` means: read and plan afresh. */
-  const fromMemory = <E>(request: WalletRequest<E>) => {
-    const remembered = cache.get(cacheKey(request.wallet))
-    if (remembered === undefined) return Effect.succeed(undefined)
+  /**
+   * One round trip when the remembered state is current: the plan on it, sent as one step (no
+   * intermediate effects on the hot path). Where that cannot work — nothing remembered, a plan that
+   * fails on it (InsufficientFunds, a recorded reference), a version that moved on, a reference already
+   * recorded — the attempt goes on with `fresh` (read and plan afresh). `undefined`: go fresh at once.
+   */
+  const fromMemory = <A, E>(
+    request: WalletRequest<E>,
+    fresh: Effect.Effect<A | { replayed: boolean; result: unknown }, E | SqlError | Retry | CustomerNotFound | IdempotencyConflict>
+  ) => {
+    const key = cacheKey(request.wallet)
+    const remembered = cache.get(key)
+    if (remembered === undefined) return undefined
     const planned = request.plan(remembered)
-    if (Either.isLeft(planned)) return Effect.succeed(undefined)
+    if (Either.isLeft(planned)) return undefined
     const change = planned.right
-    return commit(request.wallet, remembered, change, request as WalletRequest<unknown>).pipe(
-      Effect.map((applied) => (applied ? { replayed: false, result: change.result } : undefined)),
-      // a unique violation here is the reference already recorded: the fresh path replays it
-      Effect.catchIf(
-        (e): e is SqlError => e instanceof SqlError && classify(e)._tag === "UniqueViolation",
-        () => Effect.succeed(undefined)
+    if (combine === undefined) {
+      return commit(request.wallet, remembered, change, request as WalletRequest<unknown>).pipe(
+        Effect.flatMap((applied) => (applied ? Effect.succeed({ replayed: false, result: change.result }) : fresh)),
+        // a unique violation here is the reference already recorded: the fresh path replays it
+        Effect.catchIf((e): e is SqlError => e instanceof SqlError && classify(e)._tag === "UniqueViolation", () => fresh)
       )
-    )
+    }
+    const payload = payloadOf(remembered, change, request as WalletRequest<unknown>)
+    return Effect.async<A | { replayed: boolean; result: unknown }, E | SqlError | Retry | CustomerNotFound | IdempotencyConflict>((resume) => {
+      const withdraw = combine.submit(remembered.customerId, payload, (outcome) => {
+        if (outcome === "applied") {
+          remember(request.wallet, stateAfter(remembered, change))
+          return resume(Effect.succeed({ replayed: false, result: change.result }))
+        }
+        cache.delete(key)
+        // stale: the version moved on; a unique violation: the reference is recorded — both go fresh
+        if (outcome === "stale" || classify(outcome)._tag === "UniqueViolation") return resume(fresh)
+        resume(Effect.fail(outcome))
+      })
+      return Effect.sync(withdraw)
+    })
   }
 
   const apply = <E>(request: WalletRequest<E>) =>
@@ -487,11 +512,7 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
         if (!applied) return yield* Effect.fail(new Retry("stale"))
         return { replayed: false, result: change.result }
       })
-      const attempt = locked
-        ? recoverSqlDefects(sql.withTransaction(fresh))
-        : n === 0
-        ? Effect.flatMap(fromMemory(request), (done) => (done === undefined ? fresh : Effect.succeed(done)))
-        : fresh
+      const attempt = locked ? recoverSqlDefects(sql.withTransaction(fresh)) : (n === 0 && fromMemory(request, fresh)) || fresh
       return Effect.catchIf(attempt, (e): e is SqlError => e instanceof SqlError, sqlFailure(`a wallet ${request.kind}`))
     })
 
