@@ -36,6 +36,9 @@
  *    the library run is sampled every 10 ms by a worker thread (RSS is per process, and a worker
  *    keeps sampling while the main thread is inside a synchronous SQLite batch).
  *
+ * The library is the built package (`dist/`, built by `npm run bench` first), as its users run it;
+ * see support/library.ts for why not its sources through the benches' TypeScript loader.
+ *
  * The machine's load average is printed with every part: other processes on a 2-core box move
  * absolute figures a lot; the ratios compare sides measured in the same minutes.
  *
@@ -57,11 +60,15 @@ import { Worker } from "node:worker_threads"
 import Sqlite from "better-sqlite3"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type pg from "pg"
-import { Customer360, type Customer360Instance, createCustomer360, Wallets } from "../src/index.js"
-import { SqliteDatabase } from "../src/sqlite.js"
+import type { Customer360Instance } from "../src/index.js"
 import { benchDatabases, withDatabase } from "./support/databases.js"
 import { newId } from "./support/ids.js"
+import { main, sqlite } from "./support/library.js"
 import type { CreditRow } from "./support/rows.js"
+
+// the built package, as users run it (see support/library.ts)
+const { Customer360, createCustomer360, Wallets } = main
+const { SqliteDatabase } = sqlite
 
 const QUICK = process.env.C360_BENCH_QUICK === "1"
 const PG_URL = process.env.C360_PG_URL || "postgres://postgres@127.0.0.1:5432"
