@@ -127,6 +127,16 @@ export const Text = (max: number, options?: { readonly multiline?: boolean }) =>
     Schema.filter((s) => !LONE_SURROGATE.test(s), { message: () => "must be valid Unicode text" })
   )
 
+/**
+ * Whether `Text(max, options)` decodes `u` to `u` itself: a string that needs no trimming and passes
+ * every check. Lets a hot path take canonical input as is; anything else goes through the schema.
+ *
+ * @since 0.1.0
+ */
+export const isCanonicalText = (u: unknown, max: number, options?: { readonly multiline?: boolean }): u is string =>
+  typeof u === "string" && u.length >= 1 && u.length <= max && u.trim().length === u.length &&
+  !(options?.multiline ? CONTROL : CONTROL_OR_NEWLINE).test(u) && !LONE_SURROGATE.test(u)
+
 /** A trimmed e-mail address; unique per customer regardless of case. @since 0.1.0 */
 export const Email = Text(254).pipe(
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "must be an e-mail address" })

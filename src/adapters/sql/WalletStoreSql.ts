@@ -391,8 +391,22 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
       result: JSON.stringify(change.result),
       creditUpdates: change.creditUpdates,
       newCredits: change.newCredits.map(creditRow),
-      entries: change.entries.map((e, ord) => ({ ...e, ord })),
-      events: change.events.map((e, ord) => ({ ...eventRow(e), ord }))
+      // written out rather than spread: this runs for every write, and spreading costs more than it says
+      entries: change.entries.map((e, ord) => ({
+        id: e.id,
+        kind: e.kind,
+        amount: e.amount,
+        balanceAfter: e.balanceAfter,
+        creditId: e.creditId,
+        creditRemainingAfter: e.creditRemainingAfter,
+        source: e.source,
+        note: e.note,
+        ord
+      })),
+      events: change.events.map((e, ord) => {
+        const row = eventRow(e)
+        return { id: row.id, channel: row.channel, type: row.type, subject: row.subject, payload: row.payload, occurred_at: row.occurred_at, ord }
+      })
     })
 
   const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
