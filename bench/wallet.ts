@@ -30,7 +30,8 @@
  *    schema; credits issued in time order, see `expiryLayout`), against one hand-written set-based
  *    pass (PostgreSQL: one data-modifying CTE; SQLite: four statements in one transaction), each on
  *    an identical copy of the loaded database (SQLite: file copy; PostgreSQL: `CREATE DATABASE …
- *    TEMPLATE`, after VACUUM ANALYZE; a CHECKPOINT before each side). Both copies must
+ *    TEMPLATE`, after VACUUM ANALYZE; a CHECKPOINT before each side); 3 rounds, each on two fresh
+ *    copies, the library first in rounds 1 and 3 and the baseline first in round 2; medians. Both copies must
  *    expire exactly 200,000 credits and end with the same ledger and outbox counts (and every
  *    credit_expired entry must carry its wallet's balance and credit). Peak RSS of
  *    the library run is sampled every 10 ms by a worker thread (RSS is per process, and a worker
@@ -92,6 +93,7 @@ const PGBENCH_SCALE = 16
 const EXP_CREDITS = QUICK ? 50_000 : 1_000_000
 const EXP_DUE = EXP_CREDITS / 5
 const EXP_WALLETS = EXP_CREDITS / 100
+const EXP_ROUNDS = QUICK ? 1 : 3
 /** The job's batch size (C360_BENCH_EXPIRY_BATCH); the library default is 5,000. */
 const EXP_BATCH = Number(process.env.C360_BENCH_EXPIRY_BATCH ?? 5_000)
 
@@ -435,6 +437,7 @@ const partSqliteWithdrawals = async (dir: string): Promise<void> => {
 const databases = benchDatabases(PG_URL, "c360_bench", "wallet")
 const { admin } = databases
 const createDatabase = databases.create
+const dropDatabase = databases.drop
 const dropDatabases = databases.dropAll
 const pgReachable = databases.reachable
 
@@ -864,23 +867,51 @@ const expiryLayout = (now: string) => {
     }
 }
 
-const reportExpiry = (
+/** One round of part 3: the library's run and the baseline's, each on its own copy of the data. */
+interface ExpiryRound {
+  readonly libMs: number
+  readonly baseMs: number
+  readonly rss: { readonly peak: number; readonly base: number }
+}
+
+/**
+ * Runs `rounds` rounds of part 3, the library first in even rounds and the baseline first in odd ones;
+ * `round(n, libraryFirst)` prepares its copies, runs both sides, checks them and cleans up.
+ */
+const expiryRounds = async (
   engine: string,
-  libMs: number,
-  baseMs: number,
-  baseline: string,
-  rss: { readonly peak: number; readonly base: number }
-) => {
-  const ratio = libMs / baseMs
-  const delta = rss.peak - rss.base
-  console.log(`wallet[3] ${engine}: library expireCredits({ batchSize: ${EXP_BATCH} }) ${ms(libMs)}, ${baseline} ${ms(baseMs)}, ` +
-    `ratio ${x(ratio)}; library peak RSS +${mb(delta)} over ${mb(rss.base)} (max ${mb(rss.peak)})`)
+  round: (n: number, libraryFirst: boolean) => Promise<ExpiryRound>
+): Promise<ReadonlyArray<ExpiryRound>> => {
+  const results: Array<ExpiryRound> = []
+  for (let n = 0; n < EXP_ROUNDS; n++) {
+    const r = await round(n, n % 2 === 0)
+    console.log(`wallet[3] ${engine} round ${n + 1} (${n % 2 === 0 ? "library first" : "baseline first"}): library ${ms(r.libMs)}, ` +
+      `baseline ${ms(r.baseMs)}, ratio ${x(r.libMs / r.baseMs)}; library peak RSS +${mb(r.rss.peak - r.rss.base)}`)
+    results.push(r)
+  }
+  return results
+}
+
+const reportExpiry = (engine: string, rounds: ReadonlyArray<ExpiryRound>, baseline: string) => {
+  const libMs = median(rounds.map((r) => r.libMs))
+  const baseMs = median(rounds.map((r) => r.baseMs))
+  const ratios = rounds.map((r) => r.libMs / r.baseMs)
+  const ratio = median(ratios)
+  const worst = rounds.reduce((a, r) => (r.rss.peak - r.rss.base > a.peak - a.base ? r.rss : a), rounds[0]!.rss)
+  const delta = worst.peak - worst.base
+  console.log(`wallet[3] ${engine}: library expireCredits({ batchSize: ${EXP_BATCH} }) median ${ms(libMs)}, ${baseline} median ${ms(baseMs)}, ` +
+    `ratio median ${x(ratio)} (per round ${list(ratios, x)}); library peak RSS +${mb(delta)} over ${mb(worst.base)} at most (max ${mb(worst.peak)})`)
   summary.push({ label: `[3] ${engine} expire ${fmt(EXP_DUE)}/${fmt(EXP_CREDITS)} (${EXPIRY_LAYOUT}), library`, value: ms(libMs) })
   summary.push({ label: `[3] ${engine} expire, ${baseline}`, value: ms(baseMs) })
-  summary.push({ label: `[3] ${engine} expire, library/baseline`, value: x(ratio), target: "≤ 1.50×", pass: ratio <= 1.5 })
+  summary.push({
+    label: `[3] ${engine} expire, library/baseline`,
+    value: `${x(ratio)} (rounds ${list(ratios, x)})`,
+    target: "≤ 1.50×",
+    pass: ratio <= 1.5
+  })
   summary.push({
     label: `[3] ${engine} expire, library peak RSS increase`,
-    value: `${mb(delta)} (max ${mb(rss.peak)})`,
+    value: `${mb(delta)} (max ${mb(worst.peak)})`,
     target: "< 256 MB",
     pass: delta < 256 * 1024 * 1024
   })
@@ -930,47 +961,45 @@ const partSqliteExpiry = async (dir: string): Promise<void> => {
   const dueAmount = Number(db.prepare(`SELECT sum(remaining) FROM c360_virtual_credits WHERE status = 'active' AND expires_at <= ?`)
     .pluck().get(now))
   db.close()
-  const libFile = join(dir, "expiry-library.sqlite")
-  const baseFile = join(dir, "expiry-baseline.sqlite")
-  copyDatabase(source, libFile)
-  copyDatabase(source, baseFile)
   console.log(`wallet[3] SQLite: loaded ${fmt(EXP_CREDITS)} credits (${fmt(EXP_DUE)} due, layout "${EXPIRY_LAYOUT}") over ${fmt(EXP_WALLETS)} wallets, ` +
-    `${mb(statSync(source).size)} file, copied twice (${elapsed(t0)})`)
+    `${mb(statSync(source).size)} file (${elapsed(t0)}); ${EXP_ROUNDS} round${EXP_ROUNDS === 1 ? "" : "s"}, each on two fresh copies`)
 
-  const c360 = await createCustomer360({ database: { sqlite: { filename: libFile } }, now: () => new Date(now) })
-  let lib: Awaited<ReturnType<typeof timeLibraryExpiry>>
-  try {
-    lib = await timeLibraryExpiry(c360.jobs)
-  } finally {
-    await c360.close()
-  }
-
-  const base = new Sqlite(baseFile)
-  sqlitePragmas(base)
   const due = "status = 'active' AND expires_at <= @now"
-  const statements = [
-    base.prepare(`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
-        credit_remaining_after, reference, created_at)
-      SELECT 'le_exp_' || c.id, 'txn_exp_' || c.id, c.customer_id, 'credit_expired', -c.remaining, w.balance, c.id, 0,
-        'expire:' || c.id, @now
-      FROM c360_virtual_credits c JOIN c360_wallets w ON w.customer_id = c.customer_id
-      WHERE c.${due} ORDER BY c.expires_at, c.id`),
-    base.prepare(`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
-      SELECT 'evt_exp_' || id, 'wallets', 'wallet.credit_expired', customer_id,
-        json_object('creditId', id, 'amount', remaining,
-          'expiresAt', strftime('%Y-%m-%dT%H:%M:%fZ', expires_at / 1000.0, 'unixepoch')), @now
-      FROM c360_virtual_credits WHERE ${due} ORDER BY expires_at, id`),
-    base.prepare(`UPDATE c360_wallets SET version = version + 1, updated_at = @now
-      WHERE customer_id IN (SELECT customer_id FROM c360_virtual_credits WHERE ${due})`),
-    base.prepare(`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired' WHERE ${due}`)
-  ]
-  const start = performance.now()
-  base.transaction(() => {
-    for (const s of statements) s.run({ now })
-  }).immediate()
-  const baseMs = performance.now() - start
-  base.close()
-
+  const runBaseline = (baseFile: string): number => {
+    const base = new Sqlite(baseFile)
+    sqlitePragmas(base)
+    const statements = [
+      base.prepare(`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+          credit_remaining_after, reference, created_at)
+        SELECT 'le_exp_' || c.id, 'txn_exp_' || c.id, c.customer_id, 'credit_expired', -c.remaining, w.balance, c.id, 0,
+          'expire:' || c.id, @now
+        FROM c360_virtual_credits c JOIN c360_wallets w ON w.customer_id = c.customer_id
+        WHERE c.${due} ORDER BY c.expires_at, c.id`),
+      base.prepare(`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+        SELECT 'evt_exp_' || id, 'wallets', 'wallet.credit_expired', customer_id,
+          json_object('creditId', id, 'amount', remaining,
+            'expiresAt', strftime('%Y-%m-%dT%H:%M:%fZ', expires_at / 1000.0, 'unixepoch')), @now
+        FROM c360_virtual_credits WHERE ${due} ORDER BY expires_at, id`),
+      base.prepare(`UPDATE c360_wallets SET version = version + 1, updated_at = @now
+        WHERE customer_id IN (SELECT customer_id FROM c360_virtual_credits WHERE ${due})`),
+      base.prepare(`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired' WHERE ${due}`)
+    ]
+    const start = performance.now()
+    base.transaction(() => {
+      for (const s of statements) s.run({ now })
+    }).immediate()
+    const baseMs = performance.now() - start
+    base.close()
+    return baseMs
+  }
+  const runLibrary = async (libFile: string) => {
+    const c360 = await createCustomer360({ database: { sqlite: { filename: libFile } }, now: () => new Date(now) })
+    try {
+      return await timeLibraryExpiry(c360.jobs)
+    } finally {
+      await c360.close()
+    }
+  }
   const state = (file: string) => {
     const d = new Sqlite(file, { readonly: true })
     try {
@@ -979,8 +1008,25 @@ const partSqliteExpiry = async (dir: string): Promise<void> => {
       d.close()
     }
   }
-  compareExpiry("SQLite", state(libFile), state(baseFile), lib.reported, dueAmount)
-  reportExpiry("SQLite", lib.ms, baseMs, "4 set-based statements, 1 transaction", lib.rss)
+  const rounds = await expiryRounds("SQLite", async (n, libraryFirst) => {
+    const libFile = join(dir, `expiry-library-${n}.sqlite`)
+    const baseFile = join(dir, `expiry-baseline-${n}.sqlite`)
+    copyDatabase(source, libFile)
+    copyDatabase(source, baseFile)
+    let lib: Awaited<ReturnType<typeof timeLibraryExpiry>>
+    let baseMs: number
+    if (libraryFirst) {
+      lib = await runLibrary(libFile)
+      baseMs = runBaseline(baseFile)
+    } else {
+      baseMs = runBaseline(baseFile)
+      lib = await runLibrary(libFile)
+    }
+    compareExpiry("SQLite", state(libFile), state(baseFile), lib.reported, dueAmount)
+    for (const f of [libFile, baseFile]) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${f}${suffix}`, { force: true })
+    return { libMs: lib.ms, baseMs, rss: lib.rss }
+  })
+  reportExpiry("SQLite", rounds, "4 set-based statements, 1 transaction")
   console.log(`wallet[3] SQLite done in ${elapsed(t0)}, ${load()}`)
 }
 
@@ -1013,57 +1059,70 @@ const partPgExpiry = async (): Promise<void> => {
     const r = await c.query(`SELECT sum(remaining) AS s FROM c360_virtual_credits WHERE status = 'active' AND expires_at <= $1::bigint`, [now])
     return Number((r.rows[0] as { s: string }).s)
   }, source)
-  const copiedAt = performance.now()
-  const libDb = await createDatabase("_expiry_lib", source)
-  const baseDb = await createDatabase("_expiry_base", source)
-  console.log(`wallet[3] PostgreSQL: two copies in ${elapsed(copiedAt)}`)
   const size = await admin(async (c) => Number((await c.query(`SELECT pg_database_size($1) AS s`, [source])).rows[0].s), undefined)
   console.log(`wallet[3] PostgreSQL: loaded ${fmt(EXP_CREDITS)} credits (${fmt(EXP_DUE)} due, layout "${EXPIRY_LAYOUT}") over ${fmt(EXP_WALLETS)} wallets, ` +
-    `${mb(size)}, copied twice with CREATE DATABASE … TEMPLATE (${elapsed(t0)})`)
+    `${mb(size)} (${elapsed(t0)}); ${EXP_ROUNDS} round${EXP_ROUNDS === 1 ? "" : "s"}, each on two fresh copies (CREATE DATABASE … TEMPLATE)`)
   const checkpoint = () => admin((c) => c.query("CHECKPOINT")).catch(() => undefined)
 
-  await checkpoint()
-  const c360 = await createCustomer360({ database: { postgres: { url: withDatabase(PG_URL, libDb) } }, now: () => new Date(now) })
-  let lib: Awaited<ReturnType<typeof timeLibraryExpiry>>
-  try {
-    lib = await timeLibraryExpiry(c360.jobs)
-  } finally {
-    await c360.close()
+  const runLibrary = async (libDb: string) => {
+    await checkpoint()
+    const c360 = await createCustomer360({ database: { postgres: { url: withDatabase(PG_URL, libDb) } }, now: () => new Date(now) })
+    try {
+      return await timeLibraryExpiry(c360.jobs)
+    } finally {
+      await c360.close()
+    }
   }
-
-  await checkpoint()
-  const baseMs = await admin(async (c) => {
-    await c.query("SELECT 1") // connected and warm, like the library's pool
-    const start = performance.now()
-    await c.query(`WITH due AS (
-        UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
-        WHERE status = 'active' AND expires_at <= $1::bigint
-        RETURNING id, customer_id, expired_amount AS amount, expires_at
-      ), w AS (
-        UPDATE c360_wallets w SET version = w.version + 1, updated_at = $1::bigint
-        FROM (SELECT DISTINCT customer_id FROM due) d WHERE w.customer_id = d.customer_id
-        RETURNING w.customer_id, w.balance
-      ), le AS (
-        INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
-          credit_remaining_after, reference, created_at)
-        SELECT 'le_exp_' || due.id, 'txn_exp_' || due.id, due.customer_id, 'credit_expired', -due.amount, w.balance, due.id, 0,
-          'expire:' || due.id, $1::bigint
-        FROM due JOIN w ON w.customer_id = due.customer_id
-      ), ob AS (
-        INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
-        SELECT 'evt_exp_' || due.id, 'wallets', 'wallet.credit_expired', due.customer_id,
-          json_build_object('creditId', due.id, 'amount', due.amount,
-            'expiresAt', to_char(to_timestamp(due.expires_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
-          $1::bigint
-        FROM due
-      )
-      SELECT count(*) AS expired FROM due`, [now])
-    return performance.now() - start
-  }, baseDb)
-
+  const runBaseline = async (baseDb: string) => {
+    await checkpoint()
+    return admin(async (c) => {
+      await c.query("SELECT 1") // connected and warm, like the library's pool
+      const start = performance.now()
+      await c.query(`WITH due AS (
+          UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
+          WHERE status = 'active' AND expires_at <= $1::bigint
+          RETURNING id, customer_id, expired_amount AS amount, expires_at
+        ), w AS (
+          UPDATE c360_wallets w SET version = w.version + 1, updated_at = $1::bigint
+          FROM (SELECT DISTINCT customer_id FROM due) d WHERE w.customer_id = d.customer_id
+          RETURNING w.customer_id, w.balance
+        ), le AS (
+          INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+            credit_remaining_after, reference, created_at)
+          SELECT 'le_exp_' || due.id, 'txn_exp_' || due.id, due.customer_id, 'credit_expired', -due.amount, w.balance, due.id, 0,
+            'expire:' || due.id, $1::bigint
+          FROM due JOIN w ON w.customer_id = due.customer_id
+        ), ob AS (
+          INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
+          SELECT 'evt_exp_' || due.id, 'wallets', 'wallet.credit_expired', due.customer_id,
+            json_build_object('creditId', due.id, 'amount', due.amount,
+              'expiresAt', to_char(to_timestamp(due.expires_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text,
+            $1::bigint
+          FROM due
+        )
+        SELECT count(*) AS expired FROM due`, [now])
+      return performance.now() - start
+    }, baseDb)
+  }
   const state = (database: string) => admin(async (c) => toCheck((await c.query(expiryCheckSql(now))).rows[0] as Record<string, unknown>), database)
-  compareExpiry("PostgreSQL", await state(libDb), await state(baseDb), lib.reported, dueAmount)
-  reportExpiry("PostgreSQL", lib.ms, baseMs, "1 data-modifying CTE", lib.rss)
+  const rounds = await expiryRounds("PostgreSQL", async (n, libraryFirst) => {
+    const libDb = await createDatabase(`_expiry_lib${n}`, source)
+    const baseDb = await createDatabase(`_expiry_base${n}`, source)
+    let lib: Awaited<ReturnType<typeof timeLibraryExpiry>>
+    let baseMs: number
+    if (libraryFirst) {
+      lib = await runLibrary(libDb)
+      baseMs = await runBaseline(baseDb)
+    } else {
+      baseMs = await runBaseline(baseDb)
+      lib = await runLibrary(libDb)
+    }
+    compareExpiry("PostgreSQL", await state(libDb), await state(baseDb), lib.reported, dueAmount)
+    await dropDatabase(libDb)
+    await dropDatabase(baseDb)
+    return { libMs: lib.ms, baseMs, rss: lib.rss }
+  })
+  reportExpiry("PostgreSQL", rounds, "1 data-modifying CTE")
   console.log(`wallet[3] PostgreSQL done in ${elapsed(t0)}, ${load()}`)
 }
 

@@ -18,6 +18,8 @@ export interface BenchDatabases {
   readonly reachable: () => Promise<string | null>
   /** A new database; a copy of `template` (file copy on PostgreSQL ≥ 15, much faster than WAL-logging it). */
   readonly create: (suffix: string, template?: string) => Promise<string>
+  /** Drops one database `create` made. */
+  readonly drop: (name: string) => Promise<void>
   /** Drops every database `create` made, newest first; runs once however often it is called. */
   readonly dropAll: () => Promise<void>
 }
@@ -58,6 +60,10 @@ export const benchDatabases = (url: string, prefix: string, label: string): Benc
       await admin((c) => c.query(`CREATE DATABASE ${name}${copy}`))
       created.push(name)
       return name
+    },
+    drop: async (name) => {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+      created.splice(created.indexOf(name), 1)
     },
     dropAll: () =>
       (dropping ??= (async () => {
