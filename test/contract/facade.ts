@@ -220,6 +220,29 @@ describe(name, () => {
     expect(await c360.jobs.expireCredits()).toMatchObject({ expired: expect.any(Number) })
   })
 
+  it("wallets: a Date the caller passed or was given is the caller's: changing it changes no credit", async () => {
+    const phone = freshPhone()
+    await c360.customers.create({ phone, name: "Dates" })
+    await c360.wallets.deposit({ phone, amount: 100_000, reference: `fd-${phone}-d`, source: "manual" })
+    const expiresAt = new Date(Date.now() + 5 * 86_400_000)
+    const issued = await c360.wallets.issueVirtualCredit({ phone, amount: 30_000, reason: "dates", reference: `fd-${phone}-c`, expiresAt })
+    const due = expiresAt.getTime()
+    // the caller reuses its Date, and scribbles on the ones it was given
+    expiresAt.setTime(0)
+    issued.credit.expiresAt.setTime(0)
+    issued.wallet.credits[0]!.expiresAt.setTime(0)
+    issued.credit.issuedAt.setTime(0)
+    // the credit is still spendable, and still expires when it was issued to (the library plans
+    // withdrawals on the state it remembers: a changed Date there would make the credit look expired)
+    const w = await c360.wallets.withdraw({ phone, amount: 10_000, reference: `fd-${phone}-w` })
+    expect({ fromCredits: w.fromCredits, fromReal: w.fromReal }).toEqual({ fromCredits: [{ creditId: issued.credit.id, amount: 10_000 }], fromReal: 0 })
+    w.wallet.credits[0]!.expiresAt.setTime(0)
+    const view = await c360.wallets.get(phone)
+    expect(view.credits.map((c) => [c.id, c.remaining, c.status, c.expiresAt.getTime()])).toEqual([[issued.credit.id, 20_000, "active", due]])
+    expect(JSON.parse(JSON.stringify(view.credits[0]))).toMatchObject({ expiresAt: new Date(due).toISOString() })
+    expect((await c360.wallets.withdraw({ phone, amount: 5_000, reference: `fd-${phone}-w2` })).fromCredits).toEqual([{ creditId: issued.credit.id, amount: 5_000 }])
+  })
+
   it("property: invalid input to any wallet call is a typed rejection and leaves the ledger unchanged", async () => {
     const phone = freshPhone()
     await c360.customers.create({ phone, name: "Fuzzed" })
