@@ -403,10 +403,7 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
         note: e.note,
         ord
       })),
-      events: change.events.map((e, ord) => {
-        const row = eventRow(e)
-        return { id: row.id, channel: row.channel, type: row.type, subject: row.subject, payload: row.payload, occurred_at: row.occurred_at, ord }
-      })
+      events: change.events.map((e, ord) => Object.assign(eventRow(e), { ord }))
     })
 
   const write = (state: WalletState, change: WalletChange, request: WalletRequest<unknown>, inTransaction: boolean) => {
@@ -453,18 +450,20 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
   }
 
   /** Writes a change planned on `state`; on success remembers the state the change leads to. */
+  /** What the process remembers after a write planned on `state`: the state it led to, or nothing. */
+  const settle = (key: WalletKey, state: WalletState, change: WalletChange, applied: boolean) => {
+    if (applied) remember(key, stateAfter(state, change))
+    else cache.delete(cacheKey(key))
+    return applied
+  }
+
   const commit = (
     key: WalletKey,
     state: WalletState,
     change: WalletChange,
     request: WalletRequest<unknown>,
     inTransaction = false
-  ) =>
-    Effect.map(write(state, change, request, inTransaction), (applied) => {
-      if (applied) remember(key, stateAfter(state, change))
-      else cache.delete(cacheKey(key))
-      return applied
-    })
+  ) => Effect.map(write(state, change, request, inTransaction), (applied) => settle(key, state, change, applied))
 
   /**
    * One round trip when the remembered state is current: the plan on it, sent as one step (no
@@ -476,8 +475,7 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
     request: WalletRequest<E>,
     fresh: Effect.Effect<A | { replayed: boolean; result: unknown }, E | SqlError | Retry | CustomerNotFound | IdempotencyConflict>
   ) => {
-    const key = cacheKey(request.wallet)
-    const remembered = cache.get(key)
+    const remembered = cache.get(cacheKey(request.wallet))
     if (remembered === undefined) return undefined
     const planned = request.plan(remembered)
     if (Either.isLeft(planned)) return undefined
@@ -492,11 +490,8 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
     const payload = payloadOf(remembered, change, request as WalletRequest<unknown>)
     return Effect.async<A | { replayed: boolean; result: unknown }, E | SqlError | Retry | CustomerNotFound | IdempotencyConflict>((resume) => {
       const withdraw = combine.submit(remembered.customerId, payload, (outcome) => {
-        if (outcome === "applied") {
-          remember(request.wallet, stateAfter(remembered, change))
-          return resume(Effect.succeed({ replayed: false, result: change.result }))
-        }
-        cache.delete(key)
+        settle(request.wallet, remembered, change, outcome === "applied")
+        if (outcome === "applied") return resume(Effect.succeed({ replayed: false, result: change.result }))
         // stale: the version moved on; a unique violation: the reference is recorded — both go fresh
         if (outcome === "stale" || classify(outcome)._tag === "UniqueViolation") return resume(fresh)
         resume(Effect.fail(outcome))
