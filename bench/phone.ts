@@ -16,7 +16,7 @@
  */
 import * as Either from "effect/Either"
 import { parsePhoneNumberFromString } from "libphonenumber-js/max"
-import * as Phone from "../src/domain/Phone.js"
+import * as Phone from "../src/kernel/Phone.js"
 
 const N = 100_000
 const ROUNDS = 7

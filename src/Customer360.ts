@@ -5,14 +5,14 @@
  * @since 0.1.0
  */
 import * as Layer from "effect/Layer"
-import * as EventBus from "./adapters/memory/EventBus.js"
-import type { StoragePorts } from "./adapters/sql/Storage.js"
-import type { StorageError, ValidationError } from "./domain/Errors.js"
-import type { JobLeases } from "./ports/JobLeases.js"
-import type { Outbox } from "./ports/Outbox.js"
-import * as Config from "./services/Config.js"
-import * as Customers from "./services/Customers.js"
-import * as Wallets from "./services/Wallets.js"
+import * as EventBus from "./platform/EventBus.js"
+import type { StoragePorts } from "./platform/sql/Storage.js"
+import type { StorageError, ValidationError } from "./kernel/Errors.js"
+import type { JobLeases } from "./platform/JobLeases.js"
+import type { Outbox } from "./platform/Outbox.js"
+import * as Config from "./kernel/Config.js"
+import * as Customers from "./customers/Customers.js"
+import * as Wallets from "./wallets/Wallets.js"
 
 /**
  * Everything a host can use once the layer is built.

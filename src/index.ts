@@ -8,45 +8,45 @@
  */
 
 /** Vietnamese phone numbers: normalisation and validation (DOMAIN §1). @since 0.1.0 */
-export * as Phone from "./domain/Phone.js"
+export * as Phone from "./kernel/Phone.js"
 /** The customer model, input schemas and errors (DOMAIN §2). @since 0.1.0 */
-export * as Customer from "./domain/Customer.js"
+export * as Customer from "./customers/Customer.js"
 /** Typed failures shared by all modules. @since 0.1.0 */
-export * as Errors from "./domain/Errors.js"
+export * as Errors from "./kernel/Errors.js"
 /** Money: integer đồng. @since 0.1.0 */
-export * as Money from "./domain/Money.js"
+export * as Money from "./kernel/Money.js"
 /** Wallets, credits, the ledger, and the withdrawal and expiry planners (DOMAIN §3). @since 0.1.0 */
-export * as Wallet from "./domain/Wallet.js"
+export * as Wallet from "./wallets/Wallet.js"
 /** Domain events. @since 0.1.0 */
-export * as Events from "./domain/Events.js"
+export * as Events from "./kernel/Events.js"
 /** Time-ordered ids. @since 0.1.0 */
-export * as Ids from "./domain/Ids.js"
+export * as Ids from "./kernel/Ids.js"
 /** The customer service. @since 0.1.0 */
-export * as Customers from "./services/Customers.js"
+export * as Customers from "./customers/Customers.js"
 /** The wallet service. @since 0.1.0 */
-export * as Wallets from "./services/Wallets.js"
+export * as Wallets from "./wallets/Wallets.js"
 /** The outbox relay. @since 0.1.0 */
-export * as Relay from "./services/Relay.js"
+export * as Relay from "./platform/Relay.js"
 /** Library configuration. @since 0.1.0 */
-export * as Config from "./services/Config.js"
+export * as Config from "./kernel/Config.js"
 /** Port: customer storage. @since 0.1.0 */
-export * as CustomerRepository from "./ports/CustomerRepository.js"
+export * as CustomerRepository from "./customers/CustomerRepository.js"
 /** Port: event publishing. @since 0.1.0 */
-export * as EventPublisher from "./ports/EventPublisher.js"
+export * as EventPublisher from "./platform/EventPublisher.js"
 /** Port: wallet storage. @since 0.1.0 */
-export * as WalletStore from "./ports/WalletStore.js"
+export * as WalletStore from "./wallets/WalletStore.js"
 /** Port: reading the outbox. @since 0.1.0 */
-export * as Outbox from "./ports/Outbox.js"
+export * as Outbox from "./platform/Outbox.js"
 /** Port: transactions. @since 0.1.0 */
-export * as Transactions from "./ports/Transactions.js"
+export * as Transactions from "./platform/Transactions.js"
 /** In-process delivery of relayed events to subscribers. @since 0.1.0 */
-export * as EventBus from "./adapters/memory/EventBus.js"
+export * as EventBus from "./platform/EventBus.js"
 /** SQL storage over any `SqlClient`: migrations and repositories. @since 0.1.0 */
-export * as SqlStorage from "./adapters/sql/Storage.js"
+export * as SqlStorage from "./platform/sql/Storage.js"
 /** The whole library as one Effect layer. @since 0.1.0 */
 export * as Customer360 from "./Customer360.js"
 /** Jobs for a runner: credit expiry and the outbox relay, exclusive across processes. @since 0.1.0 */
-export * as Jobs from "./services/Jobs.js"
+export * as Jobs from "./jobs/Jobs.js"
 
 export {
   createCustomer360,

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as fc from "effect/FastCheck"
-import { BirthDate, CreateCustomerInput, CustomerId, emailKey, foldText, makeCustomerId, Text } from "../src/domain/Customer.js"
+import { BirthDate, CreateCustomerInput, CustomerId, emailKey, foldText, makeCustomerId, Text } from "../src/customers/Customer.js"
 
 describe("foldText", () => {
   it("folds Vietnamese accents, đ and case: 'Nguyễn  Văn Đức' → 'nguyen van duc'", () => {

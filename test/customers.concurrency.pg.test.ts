@@ -5,7 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Customers } from "../src/services/Customers.js"
+import { Customers } from "../src/customers/Customers.js"
 import { eventsSince, freshPhone, outboxMark, servicesOver } from "./contract/customers.js"
 import { pgEnabled, pgStorage } from "./support/pg.js"
 

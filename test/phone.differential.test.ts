@@ -12,7 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "fast-check"
 import { parsePhoneNumberFromString } from "libphonenumber-js/max"
-import * as Phone from "../src/domain/Phone.js"
+import * as Phone from "../src/kernel/Phone.js"
 
 /** DOMAIN §1, 2018 conversion: old 3-digit national prefix (after the 0) → new 2-digit prefix. */
 const RENUMBERED: Readonly<Record<string, string>> = {

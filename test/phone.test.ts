@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "fast-check"
-import * as Phone from "../src/domain/Phone.js"
+import * as Phone from "../src/kernel/Phone.js"
 
 type Reason = Phone.InvalidPhoneReason
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "fast-check"
-import { InvalidAmount, money, type InvalidAmountReason, type Money } from "../src/domain/Money.js"
+import { InvalidAmount, money, type InvalidAmountReason, type Money } from "../src/kernel/Money.js"
 import {
   type CreditId,
   type CreditStatus,
@@ -24,7 +24,7 @@ import {
   walletView,
   type WalletState,
   type WithdrawalPlan
-} from "../src/domain/Wallet.js"
+} from "../src/wallets/Wallet.js"
 
 const RUNS = { numRuns: 1_000 } as const
 const HOUR = 3_600_000

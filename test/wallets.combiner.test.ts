@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { describe, expect, it } from "vitest"
-import { batchesInFlight, makeCombiner } from "../src/adapters/sql/WalletStoreSql.js"
+import { batchesInFlight, makeCombiner } from "../src/wallets/FastPaths.js"
 
 interface Sent {
   readonly name: string

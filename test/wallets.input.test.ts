@@ -5,14 +5,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Either from "effect/Either"
 import * as fc from "fast-check"
-import { isCanonicalText, Text } from "../src/domain/Customer.js"
+import { isCanonicalText, Text } from "../src/customers/Customer.js"
 import * as Schema from "effect/Schema"
 import {
   decodeDeposit,
   decodeDepositBySchema,
   decodeWithdraw,
   decodeWithdrawBySchema
-} from "../src/services/Wallets.js"
+} from "../src/wallets/Wallets.js"
 
 /** Strings near every edge of `Text`: blank, padded, control characters, surrogates, long. */
 const texts = fc.oneof(

@@ -24,8 +24,8 @@ import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
-import { CreateCustomerInput, Customer, CustomerPatch } from "../domain/Customer.js"
-import { CreditResult, DepositResult, DepositSource, LedgerEntry, WalletView, WithdrawResult } from "../domain/Wallet.js"
+import { CreateCustomerInput, Customer, CustomerPatch } from "../customers/Customer.js"
+import { CreditResult, DepositResult, DepositSource, LedgerEntry, WalletView, WithdrawResult } from "../wallets/Wallet.js"
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -1,0 +1,275 @@
+/**
+ * The customer use cases of DOMAIN §2: create, get-or-create, find, update, soft delete, search.
+ * Inputs are decoded here (so untyped callers are safe), phones normalised under the configured
+ * policy, and each creation writes the customer, its wallet and `customer.created` in one transaction.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import {
+  CreateCustomerInput,
+  Customer,
+  type CustomerExists,
+  CustomerId,
+  CustomerNotFound,
+  CustomerPatch,
+  customerToJson,
+  foldText,
+  GetOrCreateInput,
+  makeCustomerId,
+  type Page,
+  SearchQuery
+} from "./Customer.js"
+import { type StorageError, type ValidationError } from "../kernel/Errors.js"
+import { encodeId } from "../kernel/Ids.js"
+import type { CustomerCreated } from "../kernel/Events.js"
+import * as Phone from "../kernel/Phone.js"
+import { decoder, randomBytes } from "../kernel/Input.js"
+import { type CustomerChanges, CustomerRepository } from "./CustomerRepository.js"
+import { EventPublisher } from "../platform/EventPublisher.js"
+import { Transactions } from "../platform/Transactions.js"
+import { Customer360Config } from "../kernel/Config.js"
+
+/**
+ * The customer service. Every method takes `unknown` input and validates it: bad input fails with
+ * `ValidationError` or `InvalidPhone` and writes nothing.
+ *
+ * @since 0.1.0
+ */
+export interface Customers {
+  /**
+   * Creates a customer; a phone or e-mail already held by another customer fails `CustomerExists`
+   * (when both are taken, which of the two it names is not specified).
+   */
+  readonly create: (
+    input: CreateCustomerInput
+  ) => Effect.Effect<Customer, Phone.InvalidPhone | CustomerExists | ValidationError | StorageError>
+  /**
+   * Returns the customer holding the phone, or creates it (with `name` when given). Exactly one
+   * customer per phone however many callers race; exactly one of them sees `created: true`, and
+   * only that call writes `customer.created` (in its transaction). An existing customer is returned as stored, even
+   * when deleted (`status: "inactive"`): the phone stays theirs.
+   */
+  readonly getOrCreate: (
+    input: GetOrCreateInput
+  ) => Effect.Effect<
+    { readonly customer: Customer; readonly created: boolean },
+    Phone.InvalidPhone | ValidationError | StorageError
+  >
+  /** The customer holding the phone, written in any format of DOMAIN §1. */
+  readonly findByPhone: (phone: string) => Effect.Effect<Option.Option<Customer>, Phone.InvalidPhone | ValidationError | StorageError>
+  readonly findById: (id: string) => Effect.Effect<Option.Option<Customer>, ValidationError | StorageError>
+  /** Like `findById`, failing `CustomerNotFound` when there is none. */
+  readonly get: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
+  /**
+   * Applies a partial update in one statement. A new phone is normalised and must be free; a new
+   * e-mail must be free. Setting `status: "active"` restores a deleted customer.
+   */
+  readonly update: (
+    id: string,
+    patch: CustomerPatch
+  ) => Effect.Effect<Customer, Phone.InvalidPhone | CustomerExists | CustomerNotFound | ValidationError | StorageError>
+  /** Soft delete: the status becomes `inactive`; profile, phone and history stay. Idempotent. */
+  readonly delete: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
+  /** Searches by phone fragment or name (see `SearchQuery`), newest first. */
+  readonly search: (query: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
+}
+
+/** @since 0.1.0 */
+export const Customers: Context.Tag<Customers, Customers> = Context.GenericTag<Customers>("customer360/Customers")
+
+
+const decodeCreate = decoder(CreateCustomerInput, "customer")
+const decodeGetOrCreate = decoder(GetOrCreateInput, "customer")
+const decodePatch = decoder(CustomerPatch, "customer update")
+const decodeSearch = decoder(SearchQuery, "search")
+const decodeId = decoder(CustomerId, "customer id")
+const decodePhoneString = decoder(Schema.String, "phone")
+
+
+/** Characters a phone fragment typed in a search box may contain. */
+const PHONE_FRAGMENT = /^[\d\s+().\-\uFF10-\uFF19]+$/
+
+const asArray = <A>(v: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? v : [v as A]
+
+/**
+ * Builds the service from its ports.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const repo = yield* CustomerRepository
+  const tx = yield* Transactions
+  const events = yield* EventPublisher
+  const config = yield* Customer360Config
+
+  const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
+
+  const newCustomer = (fields: {
+    readonly phone: Phone.Phone
+    readonly name: string | null
+    readonly source: Customer["source"]
+    readonly rest?: Partial<CreateCustomerInput>
+  }) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const id = makeCustomerId(now, yield* randomBytes)
+      const at = new Date(now)
+      const r = fields.rest ?? {}
+      return new Customer({
+        id,
+        phone: fields.phone,
+        name: fields.name,
+        email: r.email ?? null,
+        address: r.address ?? null,
+        city: r.city ?? null,
+        province: r.province ?? null,
+        birthDate: r.birthDate ?? null,
+        gender: r.gender ?? null,
+        notes: r.notes ?? null,
+        type: r.type ?? "walk-in",
+        status: "active",
+        tier: "new",
+        membershipLevel: "bronze",
+        points: 0,
+        totalOrders: 0,
+        totalSpent: 0,
+        lastPurchaseAt: null,
+        source: fields.source,
+        createdAt: at,
+        updatedAt: at
+      })
+    })
+
+  /** Written in the creating transaction: the event exists if and only if the customer does. */
+  const created = (customer: Customer) =>
+    Effect.gen(function*() {
+      const event: CustomerCreated = {
+        id: encodeId("evt", customer.createdAt.getTime(), yield* randomBytes),
+        type: "customer.created",
+        channel: "customers",
+        subject: customer.id,
+        occurredAt: customer.createdAt,
+        data: { customer: customerToJson(customer), source: customer.source }
+      }
+      yield* events.publish([event])
+    })
+
+  const create: Customers["create"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeCreate(raw)
+      const phone = yield* normalizePhone(input.phone)
+      const customer = yield* newCustomer({ phone, name: input.name, source: input.source ?? "customer_hub", rest: input })
+      yield* tx.withTransaction(Effect.zipRight(repo.insert(customer), created(customer)))
+      return customer
+    })
+
+  const getOrCreate: Customers["getOrCreate"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeGetOrCreate(raw)
+      const phone = yield* normalizePhone(input.phone)
+      const existing = yield* repo.findByPhone(phone)
+      if (Option.isSome(existing)) return { customer: existing.value, created: false }
+      const candidate = yield* newCustomer({ phone, name: input.name ?? null, source: input.source })
+      return yield* tx.withTransaction(
+        Effect.tap(
+          repo.insertOrGet(candidate as Customer & { phone: Phone.Phone }),
+          (result) => (result.created ? created(result.customer) : Effect.void)
+        )
+      )
+    })
+
+  const findByPhone: Customers["findByPhone"] = (raw) =>
+    decodePhoneString(raw).pipe(Effect.flatMap(normalizePhone), Effect.flatMap(repo.findByPhone))
+
+  const findById: Customers["findById"] = (raw) => Effect.flatMap(decodeId(raw), repo.findById)
+
+  const get: Customers["get"] = (raw) =>
+    Effect.flatMap(
+      findById(raw),
+      Option.match({
+        onNone: () => Effect.fail(new CustomerNotFound({ by: "id", value: String(raw) })),
+        onSome: Effect.succeed
+      })
+    )
+
+  const applyChanges = (id: CustomerId, changes: CustomerChanges) =>
+    tx.withTransaction(repo.update(id, changes)).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.fail(new CustomerNotFound({ by: "id", value: id })),
+        onSome: Effect.succeed
+      }))
+    )
+
+  const update: Customers["update"] = (rawId, rawPatch) =>
+    Effect.gen(function*() {
+      const id = yield* decodeId(rawId)
+      const patch = yield* decodePatch(rawPatch)
+      const { phone: rawPhone, ...rest } = patch
+      const phone = rawPhone === undefined ? undefined : yield* normalizePhone(rawPhone)
+      const fields = Object.keys(rest).length + (phone === undefined ? 0 : 1)
+      if (fields === 0) return yield* get(id)
+      const updatedAt = new Date(yield* Clock.currentTimeMillis)
+      return yield* applyChanges(id, { ...rest, ...(phone === undefined ? {} : { phone }), updatedAt })
+    })
+
+  const remove: Customers["delete"] = (rawId) =>
+    Effect.gen(function*() {
+      const id = yield* decodeId(rawId)
+      const updatedAt = new Date(yield* Clock.currentTimeMillis)
+      return yield* applyChanges(id, { status: "inactive", updatedAt }).pipe(
+        // Only a phone or e-mail change can collide; a status change cannot.
+        Effect.catchTag("CustomerExists", (e) => Effect.die(e))
+      )
+    })
+
+  const search: Customers["search"] = (raw) =>
+    Effect.gen(function*() {
+      const query = yield* decodeSearch(raw ?? {})
+      const page = query.page ?? 1
+      const limit = query.limit ?? 20
+      const q = query.q?.trim() ?? ""
+      let phoneFragment: string | undefined
+      let text: string | undefined
+      if (q !== "" && PHONE_FRAGMENT.test(q) && /[\d\uFF10-\uFF19]/.test(q)) {
+        const full = Phone.normalize(q, config.phone)
+        if (full._tag === "Right") {
+          phoneFragment = full.right
+        } else {
+          const digits = q.replace(/[\uFF10-\uFF19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xff10 + 48))
+            .replace(/\D/g, "")
+          // "+84 91…" and "0084 91…" are typed with the country code; stored numbers start with 0.
+          phoneFragment = /^\s*(\+|00)\s*84/.test(q) ? "0" + digits.replace(/^(00)?84/, "") : digits
+        }
+      } else if (q !== "") {
+        text = foldText(q)
+      }
+      const { items, total } = yield* repo.search({
+        phoneFragment,
+        text,
+        type: asArray(query.type),
+        status: asArray(query.status) ?? ["active", "blocked"],
+        tier: asArray(query.tier),
+        membershipLevel: asArray(query.membershipLevel),
+        offset: (page - 1) * limit,
+        limit
+      })
+      return { items, total, page, limit }
+    })
+
+  return Customers.of({ create, getOrCreate, findByPhone, findById, get, update, delete: remove, search })
+})
+
+/**
+ * The service as a layer over its ports and the configuration.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Customers, never, CustomerRepository | Transactions | EventPublisher | Customer360Config> =
+  Layer.effect(Customers, make)

@@ -1,0 +1,23 @@
+/**
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { StorageError } from "../kernel/Errors.js"
+import type { DomainEvent } from "../kernel/Events.js"
+
+/**
+ * Where services hand their events: inside the transaction of the change, so an event exists if
+ * and only if its change committed (the SQL adapter writes them to the outbox table). Delivery to
+ * subscribers is the relay's job.
+ *
+ * @since 0.1.0
+ */
+export interface EventPublisher {
+  readonly publish: (events: ReadonlyArray<DomainEvent>) => Effect.Effect<void, StorageError>
+}
+
+/** @since 0.1.0 */
+export const EventPublisher: Context.Tag<EventPublisher, EventPublisher> = Context.GenericTag<EventPublisher>(
+  "customer360/EventPublisher"
+)
