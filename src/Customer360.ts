@@ -6,7 +6,7 @@
  */
 import * as Layer from "effect/Layer"
 import * as EventBus from "./platform/EventBus.js"
-import type { StoragePorts } from "./platform/sql/Storage.js"
+import type { StoragePorts } from "./storage/Storage.js"
 import type { StorageError, ValidationError } from "./kernel/Errors.js"
 import type { JobLeases } from "./platform/JobLeases.js"
 import type { Outbox } from "./platform/Outbox.js"

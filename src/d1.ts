@@ -3,4 +3,4 @@
  *
  * @since 0.1.0
  */
-export * as D1Database from "./platform/d1/D1Database.js"
+export * as D1Database from "./storage/D1Database.js"

@@ -42,7 +42,7 @@ export * as Transactions from "./platform/Transactions.js"
 /** In-process delivery of relayed events to subscribers. @since 0.1.0 */
 export * as EventBus from "./platform/EventBus.js"
 /** SQL storage over any `SqlClient`: migrations and repositories. @since 0.1.0 */
-export * as SqlStorage from "./platform/sql/Storage.js"
+export * as SqlStorage from "./storage/Storage.js"
 /** The whole library as one Effect layer. @since 0.1.0 */
 export * as Customer360 from "./Customer360.js"
 /** Jobs for a runner: credit expiry and the outbox relay, exclusive across processes. @since 0.1.0 */

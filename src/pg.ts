@@ -3,4 +3,4 @@
  *
  * @since 0.1.0
  */
-export * as PgDatabase from "./platform/pg/PgDatabase.js"
+export * as PgDatabase from "./storage/PgDatabase.js"

@@ -3,4 +3,4 @@
  *
  * @since 0.1.0
  */
-export * as SqliteDatabase from "./platform/sqlite/SqliteDatabase.js"
+export * as SqliteDatabase from "./storage/SqliteDatabase.js"

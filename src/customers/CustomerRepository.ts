@@ -1,21 +1,48 @@
 /**
+ * Customer storage: the port and its one SQL implementation, the same on SQLite, PostgreSQL and D1.
+ * Phone and e-mail uniqueness is the database's job (unique constraints), never a read before a
+ * write. Every write goes through the unit of work (see docs/transactions.md), so a customer, its
+ * wallet and its `customer.created` event commit together, with whatever else the caller's
+ * transaction writes.
+ *
+ * - `insert`: customer + wallet; a unique phone or e-mail fails the write and becomes `CustomerExists`.
+ * - `insertOrGet`: in a transaction (its own, or the caller's): the phone is read (what this
+ *   transaction created first, then the database), and a free phone is inserted by a plain `INSERT`.
+ *   If another writer took the phone meanwhile, the unique key fails the write — nothing of it is
+ *   written — and the transaction runs again, and then finds the winner. The unique key decides;
+ *   the read only lets the caller plan.
+ * - `update`: one `UPDATE … RETURNING *`, run at once (it returns the stored row).
+ *
+ * What a transaction created or changed is remembered in it (`customer:id:…`, `customer:phone:…`, and
+ * the new wallet's empty state for the wallet repository), so later reads in the same transaction
+ * find it on every engine, deferred writes included.
+ *
  * @since 0.1.0
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type {
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { StorageError } from "../kernel/Errors.js"
+import type { Phone } from "../kernel/Phone.js"
+import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
+import { type SqlFailure, storage } from "../platform/sql/SqlFailure.js"
+import {
   Customer,
   CustomerExists,
-  CustomerId,
-  CustomerStatus,
-  CustomerTier,
-  CustomerType,
-  Gender,
-  MembershipLevel
+  type CustomerId,
+  type CustomerStatus,
+  type CustomerTier,
+  type CustomerType,
+  emailKey,
+  foldText,
+  type Gender,
+  type MembershipLevel
 } from "./Customer.js"
-import type { StorageError } from "../kernel/Errors.js"
-import type { Phone } from "../kernel/Phone.js"
 
 /**
  * The columns an update may set, already validated and normalised; absent keys are left as they
@@ -62,7 +89,7 @@ export interface SearchCriteria {
  *
  * @since 0.1.0
  */
-export interface CustomerRepository {
+export interface CustomerRepositoryShape {
   /** Inserts a new customer; a taken phone or e-mail fails with `CustomerExists`. */
   readonly insert: (customer: Customer) => Effect.Effect<Customer, CustomerExists | StorageError>
   /**
@@ -85,7 +112,278 @@ export interface CustomerRepository {
   ) => Effect.Effect<{ readonly items: ReadonlyArray<Customer>; readonly total: number }, StorageError>
 }
 
-/** @since 0.1.0 */
-export const CustomerRepository: Context.Tag<CustomerRepository, CustomerRepository> = Context.GenericTag<
-  CustomerRepository
->("customer360/CustomerRepository")
+/**
+ * The customer repository as a service.
+ *
+ * @since 0.1.0
+ */
+export class CustomerRepository extends Context.Tag("customer360/CustomerRepository")<
+  CustomerRepository,
+  CustomerRepositoryShape
+>() {}
+
+/** A `BIGINT` as a number: pg returns int8 as text, better-sqlite3 as a number. */
+const int = (v: unknown): number =>
+  typeof v === "number" ? v : typeof v === "string" ? Number(v) : typeof v === "bigint" ? Number(v) : NaN
+const instant = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(int(v)))
+
+const decodeCustomer = Schema.decodeUnknownEither(Customer)
+
+/** Reads one stored row; a row that does not decode is a `corrupt` storage failure. */
+/** @internal */
+export const rowToCustomer = (row: Record<string, unknown>): Either.Either<Customer, StorageError> =>
+  Either.mapLeft(
+    decodeCustomer({
+      id: row.id,
+      phone: row.phone,
+      name: row.name,
+      email: row.email,
+      address: row.address,
+      city: row.city,
+      province: row.province,
+      birthDate: row.birth_date,
+      gender: row.gender,
+      notes: row.notes,
+      type: row.type,
+      status: row.status,
+      tier: row.tier,
+      membershipLevel: row.membership_level,
+      points: int(row.points),
+      totalOrders: int(row.total_orders),
+      totalSpent: int(row.total_spent),
+      lastPurchaseAt: instant(row.last_purchase_at),
+      source: row.source,
+      createdAt: instant(row.created_at),
+      updatedAt: instant(row.updated_at)
+    }),
+    () => new StorageError({ reason: "corrupt", operation: "reading a customer" })
+  )
+
+/** @internal The stored row of a customer. */
+export const toRow = (c: Customer) => ({
+  id: c.id,
+  phone: c.phone,
+  name: c.name,
+  name_search: c.name === null ? "" : foldText(c.name),
+  email: c.email,
+  email_key: c.email === null ? null : emailKey(c.email),
+  address: c.address,
+  city: c.city,
+  province: c.province,
+  birth_date: c.birthDate,
+  gender: c.gender,
+  notes: c.notes,
+  type: c.type,
+  status: c.status,
+  tier: c.tier,
+  membership_level: c.membershipLevel,
+  points: c.points,
+  total_orders: c.totalOrders,
+  total_spent: c.totalSpent,
+  last_purchase_at: c.lastPurchaseAt === null ? null : c.lastPurchaseAt.getTime(),
+  source: c.source,
+  created_at: c.createdAt.getTime(),
+  updated_at: c.updatedAt.getTime()
+})
+
+/** @internal The columns an update sets. */
+export const changesToColumns = (changes: CustomerChanges): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  if (changes.phone !== undefined) out.phone = changes.phone
+  if (changes.name !== undefined) {
+    out.name = changes.name
+    out.name_search = changes.name === null ? "" : foldText(changes.name)
+  }
+  if (changes.email !== undefined) {
+    out.email = changes.email
+    out.email_key = changes.email === null ? null : emailKey(changes.email)
+  }
+  if (changes.address !== undefined) out.address = changes.address
+  if (changes.city !== undefined) out.city = changes.city
+  if (changes.province !== undefined) out.province = changes.province
+  if (changes.birthDate !== undefined) out.birth_date = changes.birthDate
+  if (changes.gender !== undefined) out.gender = changes.gender
+  if (changes.notes !== undefined) out.notes = changes.notes
+  if (changes.type !== undefined) out.type = changes.type
+  if (changes.status !== undefined) out.status = changes.status
+  if (changes.membershipLevel !== undefined) out.membership_level = changes.membershipLevel
+  out.updated_at = changes.updatedAt.getTime()
+  return out
+}
+
+/**
+ * @internal A unique violation on phone or e-mail as the `CustomerExists` it means, or `undefined`
+ * for any other failure.
+ */
+export const customerExists = (
+  failure: SqlFailure,
+  phone: string | null | undefined,
+  email: string | null | undefined
+): CustomerExists | undefined => {
+  if (failure._tag === "UniqueViolation" && failure.constraint.includes("email")) {
+    return new CustomerExists({ field: "email", value: email ?? "" })
+  }
+  if (failure._tag === "UniqueViolation" && failure.constraint.includes("phone")) {
+    return new CustomerExists({ field: "phone", value: phone ?? "" })
+  }
+  return undefined
+}
+
+/** `%`, `_` and the escape character itself match literally in a `LIKE … ESCAPE '\'` pattern. */
+const likeContains = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+/**
+ * The keys under which a transaction remembers what it wrote (see UnitOfWork): a customer by id and
+ * by phone, and a wallet's state by customer id and by phone (read by the wallet repository).
+ *
+ * @internal
+ */
+export const memoKeys = {
+  customerById: (id: string) => `customer:id:${id}`,
+  customerByPhone: (phone: string) => `customer:phone:${phone}`,
+  walletById: (id: string) => `wallet:id:${id}`,
+  walletByPhone: (phone: string) => `wallet:phone:${phone}`
+} as const
+
+/**
+ * Builds the repository over the `SqlClient` and the unit of work in context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const uow = yield* UnitOfWork
+
+  const one = (rows: ReadonlyArray<Record<string, unknown>>) =>
+    rows.length === 0 ? Effect.succeed(Option.none<Customer>()) : Effect.map(rowToCustomer(rows[0]!), Option.some)
+
+  /** What this transaction wrote under `key`, else `read` (the database). */
+  const recalled = (key: string, read: Effect.Effect<Option.Option<Customer>, StorageError>) =>
+    Effect.flatMap(uow.recall<Customer>(key), (c) => (c === undefined ? read : Effect.succeed(Option.some(c))))
+
+  const findByPhone = (phone: Phone) =>
+    recalled(
+      memoKeys.customerByPhone(phone),
+      sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE phone = ${phone}`.pipe(
+        storage("finding a customer by phone"),
+        Effect.flatMap(one)
+      )
+    )
+
+  const findById = (id: CustomerId) =>
+    recalled(
+      memoKeys.customerById(id),
+      sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE id = ${id}`.pipe(
+        storage("finding a customer by id"),
+        Effect.flatMap(one)
+      )
+    )
+
+  /**
+   * Remembers the customer (and, when `created`, its new empty wallet) for the rest of the
+   * transaction. A phone change forgets everything remembered by phone: the old phone no longer
+   * leads to this customer or its wallet.
+   */
+  const rememberCustomer = (customer: Customer, change: "created" | "updated" | "phone changed") =>
+    Effect.gen(function*() {
+      if (change === "phone changed") {
+        yield* uow.forget(memoKeys.customerByPhone(""))
+        yield* uow.forget(memoKeys.walletByPhone(""))
+      }
+      yield* uow.remember(memoKeys.customerById(customer.id), customer)
+      if (customer.phone !== null) yield* uow.remember(memoKeys.customerByPhone(customer.phone), customer)
+      if (change === "created") {
+        const wallet = { customerId: customer.id, balance: 0, version: 0, credits: [] }
+        yield* uow.remember(memoKeys.walletById(customer.id), wallet)
+        if (customer.phone !== null) yield* uow.remember(memoKeys.walletByPhone(customer.phone), wallet)
+      }
+    })
+
+  /** The customer's row and its wallet's (every customer has a wallet from its first moment, DOMAIN §2). */
+  const insertStatements = (customer: Customer): ReadonlyArray<Statement.Statement<unknown>> => {
+    const at = customer.createdAt.getTime()
+    return [
+      sql`INSERT INTO c360_customers ${sql.insert(toRow(customer))}`,
+      sql`INSERT INTO c360_wallets (customer_id, balance, version, created_at, updated_at)
+        VALUES (${customer.id}, 0, 0, ${at}, ${at})`
+    ]
+  }
+
+  const insert = (customer: Customer) =>
+    uow.write({
+      operation: "creating a customer",
+      statements: insertStatements(customer),
+      onFailure: (failure) => customerExists(failure, customer.phone, customer.email)
+    }).pipe(Effect.zipRight(rememberCustomer(customer, "created")), Effect.as(customer))
+
+  const insertOrGet = (customer: Customer & { readonly phone: Phone }) =>
+    uow.withTransaction(Effect.gen(function*() {
+      const existing = yield* findByPhone(customer.phone)
+      if (Option.isSome(existing)) return { customer: existing.value, created: false }
+      yield* uow.write<CustomerExists>({
+        operation: "creating a customer",
+        statements: insertStatements(customer),
+        // the phone was taken after our read: run the transaction again, it will find the holder
+        onFailure: (failure) =>
+          failure._tag === "UniqueViolation" && failure.constraint.includes("phone")
+            ? rerun
+            : customerExists(failure, customer.phone, customer.email)
+      })
+      yield* rememberCustomer(customer, "created")
+      return { customer: customer as Customer, created: true }
+    })).pipe(
+      // a new customer has no e-mail: only its phone can collide, and that reruns
+      Effect.catchTag("CustomerExists", (e) => Effect.die(e))
+    )
+
+  const update = (id: CustomerId, changes: CustomerChanges) =>
+    Effect.gen(function*() {
+      const [rows] = yield* uow.writeNow({
+        operation: "updating a customer",
+        statements: [sql`UPDATE c360_customers SET ${sql.update(changesToColumns(changes))} WHERE id = ${id} RETURNING *`],
+        onFailure: (failure) => customerExists(failure, changes.phone, changes.email)
+      })
+      const updated = yield* one(rows ?? [])
+      if (Option.isSome(updated)) {
+        yield* rememberCustomer(updated.value, changes.phone === undefined ? "updated" : "phone changed")
+      }
+      return updated
+    })
+
+  const search = (criteria: SearchCriteria) => {
+    const where: Array<Statement.Fragment> = []
+    if (criteria.phoneFragment !== undefined) {
+      where.push(sql`phone LIKE ${likeContains(criteria.phoneFragment)} ESCAPE '\\'`)
+    } else if (criteria.text !== undefined) {
+      const pattern = likeContains(criteria.text)
+      where.push(sql`(name_search LIKE ${pattern} ESCAPE '\\' OR email_key LIKE ${pattern} ESCAPE '\\')`)
+    }
+    if (criteria.type) where.push(sql.in("type", criteria.type))
+    if (criteria.status) where.push(sql.in("status", criteria.status))
+    if (criteria.tier) where.push(sql.in("tier", criteria.tier))
+    if (criteria.membershipLevel) where.push(sql.in("membership_level", criteria.membershipLevel))
+    const clause = where.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(where)}`
+    return Effect.all({
+      rows: sql<Record<string, unknown>>`SELECT * FROM c360_customers ${clause}
+        ORDER BY created_at DESC, id DESC LIMIT ${criteria.limit} OFFSET ${criteria.offset}`,
+      count: sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_customers ${clause}`
+    }).pipe(
+      storage("searching customers"),
+      Effect.flatMap(({ count, rows }) =>
+        Effect.map(Effect.forEach(rows, (row) => rowToCustomer(row)), (items) => ({ items, total: int(count[0]?.n ?? 0) }))
+      )
+    )
+  }
+
+  return CustomerRepository.of({ insert, insertOrGet, findById, findByPhone, update, search })
+})
+
+/**
+ * The repository as a layer over the client and the unit of work.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<CustomerRepository, never, SqlClient.SqlClient | UnitOfWork> = Layer.effect(
+  CustomerRepository,
+  make
+)

@@ -1,110 +1,125 @@
 /**
- * `Transactions` and `EventPublisher` on D1, where the only atomic unit is one batch.
+ * The unit of work: the one way every repository write of every module reaches the database, on
+ * every engine (see docs/transactions.md).
  *
- * `withTransaction` opens a unit of work (a fiber-local list of pending writes) and runs the effect
- * in it. Repository writes and published events made inside it are not executed: each appends its
- * statements to the list, together with what a failure of those statements would mean (a unique
- * phone is `CustomerExists`, a stale read asks for the transaction to run again). When the effect
- * succeeds, the list is executed as one D1 batch — all of it or none of it — and a failed batch is
- * mapped to the typed error of the write it concerns; when the effect fails, the list is dropped and
- * nothing was written. Outside a transaction each write is its own batch at once.
+ * A repository expresses each write as statements ({@link Write}) handed to the unit of work, with
+ * what a failure of those statements means (a unique phone is `CustomerExists`, a stale read asks for
+ * the transaction to run again). What the unit of work does with them depends on the engine:
  *
- * What this means for code inside a transaction, unlike on PostgreSQL or SQLite:
- * - reads see what is committed, not the transaction's own pending writes;
- * - a write is planned on what the transaction read. When the commit shows that read is outdated
- *   (the unique key a `getOrCreate` found free is now taken; a wallet's version moved), the writes
- *   of the failed batch were rolled back and the whole effect runs again, after a short random
- *   wait, a bounded number of times ({@link d1Retries}).
- *   The effect must therefore be free of side effects other than its reads and pending writes —
- *   every service's transaction is;
- * - a write whose result must be read back at once (a customer update returns the stored row) runs
- *   immediately, in one batch with the writes pending before it, and must be the transaction's last
- *   write: a later write in the same transaction is a defect.
+ * - **immediate** (SQLite, PostgreSQL): inside `withTransaction` the statements run at once on the
+ *   transaction's connection (in a savepoint, so that a write that fails leaves the transaction
+ *   usable); outside, they run at once in a transaction of their own.
+ * - **deferred** (Cloudflare D1, and SQLite with `deferredWrites`): inside `withTransaction` the
+ *   statements are appended to the transaction's list, and the whole list runs as one batch — all of
+ *   it or none of it — when the effect succeeds; when it fails, nothing is sent. Outside, each write
+ *   is its own batch at once.
  *
- * Nested `withTransaction` calls join the outer unit of work, as nested transactions do elsewhere.
+ * The rule this imposes, the same on every engine: **inside a transaction, code does not read its own
+ * pending writes back from the database.** On a deferred engine they are not there yet. What a
+ * transaction wrote, a repository remembers in the transaction itself ({@link UnitOfWork.remember},
+ * {@link UnitOfWork.recall}) — a customer created in it, the state a wallet write left — and reads
+ * that first. A write is planned on what the transaction read; when it turns out, at commit (or, on an
+ * immediate engine, at the statement), that the read was outdated (the phone a `getOrCreate` found
+ * free is now taken; a wallet's version moved; a deadlock), the write's failure is {@link rerun}: the
+ * transaction is rolled back and the whole effect runs again, after a short random wait, a bounded
+ * number of times. The effect must therefore have no side effects other than its reads and writes —
+ * every service's transaction has none. On a deferred engine, a write whose result must be read back
+ * at once (`writeNow`: a customer update returns the stored row) runs at once, in one batch with the
+ * writes pending before it, and must be the transaction's last write.
  *
- * @internal
+ * Nested `withTransaction` calls join the outer unit of work.
+ *
+ * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as Random from "effect/Random"
+import * as Option from "effect/Option"
 import { StorageError } from "../kernel/Errors.js"
 import type { DomainEvent } from "../kernel/Events.js"
 import { EventPublisher } from "./EventPublisher.js"
-import { Transactions } from "./Transactions.js"
+import { jsonRows } from "./sql/JsonRows.js"
 import { eventRow } from "./sql/OutboxSql.js"
-import { classify, sleepLive, type SqlFailure, toStorageError } from "./sql/SqlFailure.js"
-import { Retry, type RetryPolicy, withRetries } from "../wallets/FastPaths.js"
-import { D1Handle } from "./d1/D1Client.js"
+import { Retry, optimisticRetries, withRetries } from "./sql/Retry.js"
+import { classify, recoverSqlDefects, type SqlFailure, storage, toStorageError } from "./sql/SqlFailure.js"
+import { Transactions } from "./Transactions.js"
 
 type Row = Record<string, unknown>
 
 /**
- * The failure of a write that found, at commit, that what its transaction read is outdated: the
- * transaction runs again. Only ever raised inside `withTransaction`, which handles it.
+ * The failure of a write that found what its transaction read outdated: the transaction runs again.
+ * Only ever raised inside `withTransaction`, which handles it.
  *
- * @internal
+ * @since 0.1.0
  */
 export class Rerun {
   readonly _tag = "Rerun"
 }
 
-/** @internal */
+/** @since 0.1.0 */
 export const rerun: Rerun = new Rerun()
 
 /**
  * Statements that must commit together, and what their failure means.
  *
- * @internal
+ * @since 0.1.0
  */
 export interface Write<E> {
   /** What is being done, for a `StorageError` ("creating a customer"). */
   readonly operation: string
   readonly statements: ReadonlyArray<Statement.Statement<unknown>>
   /**
-   * What a failed batch means for this write: its typed error, {@link rerun} (the transaction's read
-   * is outdated: run it again), or `undefined` when the failure is not this write's business.
+   * What a failure means for this write: its typed error, {@link rerun} (the transaction's read is
+   * outdated: run it again), or `undefined` when the failure is not this write's business.
    */
   readonly onFailure?: ((failure: SqlFailure) => E | Rerun | undefined) | undefined
 }
 
-/** @internal */
-export interface UnitOfWork {
+/**
+ * The unit of work of the storage in use.
+ *
+ * @since 0.1.0
+ */
+export interface UnitOfWorkShape {
+  /** Whether writes inside a transaction are collected and sent at commit (D1, deferred SQLite). */
+  readonly deferred: boolean
   /** Whether the current fiber is inside a transaction. */
   readonly inTransaction: Effect.Effect<boolean>
-  /** Inside a transaction: appends to its batch. Outside: runs now, as one batch. */
+  /** Inside a transaction: runs now (immediate) or appends to its batch (deferred). Outside: runs now, atomically. */
   readonly write: <E>(write: Write<E>) => Effect.Effect<void, E | StorageError>
   /**
-   * Runs now, in one batch with the writes pending in the transaction if any (and then no write may
-   * follow in that transaction); returns the rows of this write's statements.
+   * Runs now and returns the rows of the write's statements. On a deferred engine inside a
+   * transaction it runs in one batch with the writes pending before it, and no write may follow it.
    */
   readonly writeNow: <E>(write: Write<E>) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, E | StorageError>
+  /** Reads, as one snapshot where the engine offers one (a D1 batch); each statement's rows. */
+  readonly read: (
+    statements: ReadonlyArray<Statement.Statement<unknown>>
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, SqlError>
+  /** Runs the effect as one unit of work (see the module documentation). */
   readonly withTransaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+  /** What the current transaction remembered under `key` (nothing outside a transaction). */
+  readonly recall: <A>(key: string) => Effect.Effect<A | undefined>
+  /** Remembers `value` under `key` for the rest of the current transaction (nothing outside one). */
+  readonly remember: (key: string, value: unknown) => Effect.Effect<void>
+  /** Forgets what the current transaction remembered under every key that starts with `prefix`. */
+  readonly forget: (prefix: string) => Effect.Effect<void>
 }
-
-/** @internal */
-export const UnitOfWork: Context.Tag<UnitOfWork, UnitOfWork> = Context.GenericTag<UnitOfWork>("customer360/D1UnitOfWork")
 
 /**
- * Retries on D1: full jitter over a window that doubles from 4 ms to 500 ms, 16 attempts. Without
- * locks, writers that lost a race to one wallet all re-read the same new version; waiting a random
- * time from the start spreads them out, so that later rounds have several winners instead of one.
+ * The unit of work as a service.
  *
- * @internal
+ * @since 0.1.0
  */
-export const d1Retries: RetryPolicy = {
-  maxAttempts: 16,
-  wait: (n) => Effect.flatMap(Random.next, (r) => sleepLive(Duration.millis(r * Math.min(500, 4 * 2 ** n))))
-}
+export class UnitOfWork extends Context.Tag("customer360/UnitOfWork")<UnitOfWork, UnitOfWorkShape>() {}
 
 class Pending {
   readonly writes: Array<Write<unknown>> = []
+  readonly memo = new Map<string, unknown>()
   /** Set once the batch ran (commit, or a write that had to run at once): nothing may be added. */
   closed = false
 }
@@ -112,109 +127,189 @@ class Pending {
 const isRerun = (e: unknown): e is Rerun => e instanceof Rerun
 
 /**
- * Builds the unit of work over the D1 handle.
+ * How an engine runs a list of statements atomically: one D1 batch, or one SQL transaction.
  *
- * @internal
+ * @since 0.1.0
  */
-export const make = Effect.gen(function*() {
-  const handle = yield* D1Handle
-  const current = FiberRef.unsafeMake<Pending | undefined>(undefined)
+export type Batch = (
+  statements: ReadonlyArray<Statement.Statement<unknown>>
+) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, SqlError>
 
-  /**
-   * Runs the writes as one batch; a busy database is retried (the batch is all or nothing). Fails
-   * with what the first write that claims the failure says it means, or a `StorageError`.
-   */
-  const execute = (writes: ReadonlyArray<Write<unknown>>): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown> =>
-    withRetries(writes[0]!.operation, () =>
-      Effect.catchIf(
-        handle.batch(writes.flatMap((w) => w.statements)),
-        (e) => classify(e)._tag === "Retryable",
-        () => Effect.fail(new Retry("contention"))
-      ), d1Retries).pipe(
-        Effect.catchTag("SqlError", (e: SqlError) => {
-          const failure = classify(e)
-          for (const w of writes) {
-            const meant = w.onFailure?.(failure)
-            if (meant !== undefined) return Effect.fail(meant)
-          }
-          return Effect.fail(toStorageError(writes[0]!.operation)(e))
-        })
-      )
+const inOrder = (statements: ReadonlyArray<Statement.Statement<unknown>>) =>
+  Effect.forEach(statements, (s) => s as Effect.Effect<ReadonlyArray<Row>, SqlError>)
 
-  /** Outside a transaction there is nothing to run again: a stale read is contention. */
-  const alone = <A>(self: Effect.Effect<A, unknown>, operation: string): Effect.Effect<A, unknown> =>
-    Effect.catchIf(self, isRerun, () => Effect.fail(new StorageError({ reason: "contention", operation })))
+/**
+ * A batch as one SQL transaction on the client (SQLite, PostgreSQL): the statements in order.
+ *
+ * @since 0.1.0
+ */
+export const sqlBatch = (sql: SqlClient.SqlClient): Batch => (statements) =>
+  statements.length === 1
+    ? Effect.map(statements[0]! as Effect.Effect<ReadonlyArray<Row>, SqlError>, (rows) => [rows])
+    : recoverSqlDefects(sql.withTransaction(inOrder(statements)))
 
-  const closedDefect = Effect.dieMessage(
-    "D1: no write may follow, in one transaction, a write that had to run at once (a customer update)"
-  )
+/**
+ * Builds the unit of work over the client in context. `deferred` gives D1's semantics (every write of
+ * a transaction sent as one `batch` at commit); otherwise writes run at once inside the client's
+ * transaction.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: { readonly deferred: boolean; readonly batch?: Batch | undefined }) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const batch = options.batch ?? sqlBatch(sql)
+    const current = FiberRef.unsafeMake<Pending | undefined>(undefined)
 
-  // The error types below are the writes' own (`E`, from their `onFailure`) and `StorageError`;
-  // `Rerun` only ever fails inside `withTransaction`, which handles it.
-  const write: UnitOfWork["write"] = (w) =>
-    Effect.flatMap(FiberRef.get(current), (pending): Effect.Effect<void, unknown> => {
-      if (pending === undefined) return alone(Effect.asVoid(execute([w as Write<unknown>])), w.operation)
-      if (pending.closed) return closedDefect
-      pending.writes.push(w as Write<unknown>)
-      return Effect.void
-    }) as Effect.Effect<void, never>
+    /** What the first write that claims the failure says it means, or a `StorageError`. */
+    const meaning = (writes: ReadonlyArray<Write<unknown>>, e: SqlError, inTransaction: boolean): unknown => {
+      const failure = classify(e)
+      for (const w of writes) {
+        const meant = w.onFailure?.(failure)
+        if (meant !== undefined) {
+          // Outside a transaction there is nothing to run again: a stale read is contention.
+          return isRerun(meant) && !inTransaction
+            ? new StorageError({ reason: "contention", operation: w.operation })
+            : meant
+        }
+      }
+      // Inside a transaction, a deadlock or serialization failure runs the whole transaction again.
+      if (inTransaction && failure._tag === "Retryable") return rerun
+      return toStorageError(writes[0]!.operation)(e)
+    }
 
-  const writeNow: UnitOfWork["writeNow"] = (w) =>
-    Effect.flatMap(FiberRef.get(current), (pending): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown> => {
-      const own = (rows: ReadonlyArray<ReadonlyArray<Row>>) => rows.slice(rows.length - w.statements.length)
-      if (pending === undefined) return alone(Effect.map(execute([w as Write<unknown>]), own), w.operation)
-      if (pending.closed) return closedDefect
-      pending.closed = true
-      return Effect.map(execute([...pending.writes.splice(0), w as Write<unknown>]), own)
-    }) as Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, never>
+    /** Runs the writes as one batch; a busy database is retried (the batch is all or nothing). */
+    const execute = (writes: ReadonlyArray<Write<unknown>>, inTransaction: boolean) =>
+      withRetries(writes[0]!.operation, () =>
+        Effect.catchIf(
+          batch(writes.flatMap((w) => w.statements)),
+          (e) => !inTransaction && classify(e)._tag === "Retryable",
+          () => Effect.fail(new Retry("contention"))
+        ), optimisticRetries).pipe(
+          Effect.catchTag("SqlError", (e: SqlError) => Effect.fail(meaning(writes, e, inTransaction)))
+        ) as Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown>
 
-  const withTransaction: UnitOfWork["withTransaction"] = <A, E, R>(self: Effect.Effect<A, E, R>) => {
-    const run = (n: number): Effect.Effect<A, E | StorageError, R> =>
-      Effect.suspend(() => {
-        const pending = new Pending()
-        return Effect.locally(self, current, pending).pipe(
-          Effect.flatMap((a) => {
-            pending.closed = true
-            return pending.writes.length === 0 ? Effect.succeed(a) : Effect.as(execute(pending.writes), a)
-          }),
-          Effect.ensuring(Effect.sync(() => {
-            pending.closed = true
-          })),
-          Effect.catchIf(isRerun, () =>
-            n + 1 < d1Retries.maxAttempts
-              ? Effect.zipRight(d1Retries.wait(n, "stale"), run(n + 1))
-              : Effect.fail(new StorageError({ reason: "contention", operation: "a transaction" })))
-        ) as Effect.Effect<A, E | StorageError, R>
+    const closedDefect = Effect.dieMessage(
+      "deferred writes: no write may follow, in one transaction, a write that had to run at once (a customer update)"
+    )
+
+    /** Immediate engines, inside a transaction: now, in a savepoint of the open transaction. */
+    const nowInTransaction = (w: Write<unknown>) =>
+      recoverSqlDefects(sql.withTransaction(inOrder(w.statements))).pipe(
+        Effect.catchTag("SqlError", (e: SqlError) => Effect.fail(meaning([w], e, true)))
+      ) as Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown>
+
+    const sqlTransaction = Effect.map(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      Option.isSome
+    )
+
+    const run = (w: Write<unknown>, now: boolean): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown> =>
+      Effect.flatMap(FiberRef.get(current), (pending) => {
+        if (!options.deferred) {
+          if (pending !== undefined) return nowInTransaction(w)
+          // a caller's own `sql.withTransaction` counts as a transaction too
+          return Effect.flatMap(sqlTransaction, (inSql) => (inSql ? nowInTransaction(w) : execute([w], false)))
+        }
+        if (pending === undefined) return execute([w], false)
+        if (pending.closed) return closedDefect
+        if (!now) {
+          pending.writes.push(w)
+          return Effect.succeed([])
+        }
+        pending.closed = true
+        return execute([...pending.writes.splice(0), w], true)
       })
-    return Effect.flatMap(FiberRef.get(current), (outer) => (outer === undefined ? run(0) : self))
-  }
 
-  return UnitOfWork.of({
-    inTransaction: Effect.map(FiberRef.get(current), (pending) => pending !== undefined),
-    write,
-    writeNow,
-    withTransaction
+    const write: UnitOfWorkShape["write"] = (w) =>
+      Effect.asVoid(run(w as Write<unknown>, false)) as Effect.Effect<void, never>
+
+    const writeNow: UnitOfWorkShape["writeNow"] = (w) =>
+      Effect.map(run(w as Write<unknown>, true), (rows) => rows.slice(rows.length - w.statements.length)) as unknown as Effect.Effect<
+        ReadonlyArray<ReadonlyArray<Row>>,
+        never
+      >
+
+    const withTransaction: UnitOfWorkShape["withTransaction"] = <A, E, R>(self: Effect.Effect<A, E, R>) => {
+      const attempt = (n: number): Effect.Effect<A, E | StorageError, R> =>
+        Effect.suspend(() => {
+          const pending = new Pending()
+          const body = Effect.locally(self, current, pending)
+          const committed: Effect.Effect<A, unknown, R> = options.deferred
+            ? body.pipe(
+              Effect.flatMap((a) => {
+                pending.closed = true
+                return pending.writes.length === 0 ? Effect.succeed(a) : Effect.as(execute(pending.writes, true), a)
+              }),
+              Effect.ensuring(Effect.sync(() => {
+                pending.closed = true
+              }))
+            )
+            : storage("a transaction")(recoverSqlDefects(sql.withTransaction(body)))
+          return committed.pipe(
+            Effect.catchIf(isRerun, () =>
+              n + 1 < optimisticRetries.maxAttempts
+                ? Effect.zipRight(optimisticRetries.wait(n, "stale"), attempt(n + 1))
+                : Effect.fail(new StorageError({ reason: "contention", operation: "a transaction" })))
+          ) as Effect.Effect<A, E | StorageError, R>
+        })
+      return Effect.flatMap(FiberRef.get(current), (outer) => (outer === undefined ? attempt(0) : self))
+    }
+
+    const read: UnitOfWorkShape["read"] = options.deferred && options.batch !== undefined
+      ? options.batch
+      : (statements) => inOrder(statements)
+
+    return UnitOfWork.of({
+      deferred: options.deferred,
+      inTransaction: options.deferred
+        ? Effect.map(FiberRef.get(current), (pending) => pending !== undefined)
+        : Effect.flatMap(FiberRef.get(current), (pending) => (pending !== undefined ? Effect.succeed(true) : sqlTransaction)),
+      write,
+      writeNow,
+      read,
+      withTransaction,
+      recall: <A>(key: string) => Effect.map(FiberRef.get(current), (pending) => pending?.memo.get(key) as A | undefined),
+      remember: (key, value) =>
+        Effect.flatMap(FiberRef.get(current), (pending) =>
+          Effect.sync(() => {
+            pending?.memo.set(key, value)
+          })),
+      forget: (prefix) =>
+        Effect.flatMap(FiberRef.get(current), (pending) =>
+          Effect.sync(() => {
+            if (pending === undefined) return
+            for (const key of [...pending.memo.keys()]) if (key.startsWith(prefix)) pending.memo.delete(key)
+          }))
+    })
   })
-})
 
-/** @internal */
-export const layer: Layer.Layer<UnitOfWork, never, D1Handle> = Layer.effect(UnitOfWork, make)
+/**
+ * The unit of work as a layer over the client in context.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: { readonly deferred: boolean; readonly batch?: Batch | undefined }
+): Layer.Layer<UnitOfWork, never, SqlClient.SqlClient> => Layer.effect(UnitOfWork, make(options))
 
 /**
  * One statement that appends the events to the outbox in order, whatever their number (D1 binds at
  * most 100 values per statement, so the rows travel as one JSON array).
  *
- * @internal
+ * @since 0.1.0
  */
 export const outboxInsert = (sql: SqlClient.SqlClient, events: ReadonlyArray<DomainEvent>): Statement.Statement<unknown> =>
   sql`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
-    SELECT value->>'id', value->>'channel', value->>'type', value->>'subject', value->>'payload', value->>'occurred_at'
-    FROM json_each(${JSON.stringify(events.map(eventRow))}) ORDER BY key`
+    SELECT value->>'id', value->>'channel', value->>'type', value->>'subject', value->>'payload',
+      CAST(value->>'occurred_at' AS BIGINT)
+    FROM ${jsonRows(sql, events.map(eventRow))} ORDER BY key`
 
 /**
- * `Transactions` as units of work, and the `EventPublisher` that appends outbox rows to them.
+ * `Transactions` as units of work, and the `EventPublisher` that appends outbox rows to them: the
+ * same on every engine.
  *
- * @internal
+ * @since 0.1.0
  */
 export const portsLayer: Layer.Layer<Transactions | EventPublisher, never, UnitOfWork | SqlClient.SqlClient> = Layer
   .effectContext(Effect.gen(function*() {

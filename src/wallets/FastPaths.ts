@@ -1,6 +1,9 @@
 /**
- * `WalletStore` in SQL. The rules live in the pure planner; this module only decides how a planned
- * change reaches the database atomically and at most once per reference.
+ * The wallet module's fast paths: the one engine-specific file of the module (see `WalletStore.ts`
+ * for the write every engine shares). They are used only outside a caller's transaction, and only on
+ * the engines they are written for; each applies the same planned change under the same guards as
+ * the shared write, and each is measured by `npm run bench -- wallet` against a hand-written
+ * baseline (README, "Performance").
  *
  * - PostgreSQL: the plan in TypeScript on the wallet's state, then one statement that writes
  *   everything — wallet, credits, ledger, idempotency record, outbox — only if the wallet's version is
@@ -9,186 +12,43 @@
  *   record (two). A lost race re-reads and re-plans; after three, the request takes the wallet row
  *   lock (`FOR UPDATE`) so it cannot starve. Read and write are PL/pgSQL functions (`c360_wallet_state`,
  *   `c360_wallet_write_many`) so that their plans are kept per connection; concurrent writes share
- *   one call (group commit, below).
+ *   one call (group commit, below). Expiry is one set-based statement per batch.
  * - SQLite: the same steps as one synchronous better-sqlite3 transaction (`BEGIN IMMEDIATE`) on the
- *   library's connection: no interleaving is possible, so no retry is needed.
+ *   library's connection: no interleaving is possible, so no retry is needed. Expiry is set-based
+ *   SQL over a temporary table, per batch.
  *
  * Contention (serialization failures, deadlocks, busy database, lost version races) and a broken
  * connection are retried with jittered exponential backoff, a bounded number of times, outside any
  * transaction. Retrying is safe because every write is idempotent by its reference.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import { CustomerNotFound } from "../customers/Customer.js"
-import { StorageError } from "../kernel/Errors.js"
-import {
-  type CreditId,
-  type CreditStatus,
-  IdempotencyConflict,
-  LedgerEntry,
-  type VirtualCredit,
-  type WalletState
-} from "./Wallet.js"
-import { type WalletChange, type WalletKey, type WalletRequest, WalletStore } from "./WalletStore.js"
+import type { CustomerNotFound } from "../customers/index.js"
 import { PgHandle } from "../platform/pg/PgHandle.js"
-import { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
 import { eventRow } from "../platform/sql/OutboxSql.js"
-import { classify, recoverSqlDefects, sleepLive, storage } from "../platform/sql/SqlFailure.js"
+import { OPTIMISTIC_ATTEMPTS, Retry, sqlFailure, withRetries } from "../platform/sql/Retry.js"
+import { classify, recoverSqlDefects, storage } from "../platform/sql/SqlFailure.js"
+import { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
+import type { IdempotencyConflict, WalletState } from "./Wallet.js"
+import {
+  creditRow,
+  expireLoop,
+  notFound,
+  replay,
+  stateAfter,
+  type StoredOperation,
+  toCredit,
+  type WalletChange,
+  type WalletKey,
+  type WalletRequest
+} from "./WalletStore.js"
 
 const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
-
-/** @internal */
-export const toCredit = (r: Record<string, unknown>): VirtualCredit => ({
-  id: String(r.id) as CreditId,
-  amount: int(r.amount),
-  remaining: int(r.remaining),
-  issuedAt: new Date(int(r.issued_at)),
-  expiresAt: new Date(int(r.expires_at)),
-  status: r.status as CreditStatus,
-  reason: String(r.reason),
-  ticketId: r.ticket_id == null ? null : String(r.ticket_id)
-})
-
-/** @internal */
-export const toEntry = (r: Record<string, unknown>) =>
-  Object.assign(
-    new LedgerEntry({
-      id: String(r.id),
-      transactionId: String(r.transaction_id),
-      kind: r.kind as LedgerEntry["kind"],
-      amount: int(r.amount),
-      balanceAfter: int(r.balance_after),
-      creditId: r.credit_id == null ? null : String(r.credit_id),
-      creditRemainingAfter: r.credit_remaining_after == null ? null : int(r.credit_remaining_after),
-      reference: String(r.reference),
-      source: r.source == null ? null : String(r.source),
-      note: r.note == null ? null : String(r.note),
-      createdAt: new Date(int(r.created_at))
-    }),
-    { seq: int(r.seq) }
-  )
-
-/** @internal */
-export const notFound = (key: WalletKey) =>
-  new CustomerNotFound("phone" in key ? { by: "phone", value: key.phone } : { by: "id", value: key.customerId })
-
-/** @internal */
-export interface StoredOperation {
-  readonly kind: string
-  readonly fingerprint: string
-  readonly result: string
-}
-
-/** The state a successful change leads to (only active credits are kept, as a read returns them). */
-const stateAfter = (state: WalletState, change: WalletChange): WalletState => {
-  const updates = new Map(change.creditUpdates.map((u) => [u.id, u] as const))
-  const credits: Array<VirtualCredit> = []
-  for (const c of state.credits) {
-    const u = updates.get(c.id)
-    const next = u === undefined ? c : { ...c, remaining: u.remaining, status: u.status }
-    if (next.status === "active") credits.push(next)
-  }
-  for (const c of change.newCredits) credits.push(c)
-  return { customerId: state.customerId, balance: change.balanceAfter, version: state.version + 1, credits }
-}
-
-/** @internal Replays a recorded operation, or refuses a different payload under the same reference. */
-export const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
-  op.kind === kind && op.fingerprint === fingerprint
-    ? Effect.succeed({ replayed: true, result: JSON.parse(op.result) as unknown })
-    : Effect.fail(new IdempotencyConflict({ reference }))
-
-/** @internal Why an attempt must be tried again. */
-export class Retry {
-  readonly _tag = "Retry"
-  constructor(readonly reason: "stale" | "contention" | "unavailable") {}
-}
-
-const MAX_ATTEMPTS = 12
-const OPTIMISTIC_ATTEMPTS = 3
-
-/** Jittered exponential backoff: 1, 2, 4 … 64 ms, each scaled by a random factor in [0.5, 1.5). */
-const backoff = (attempt: number) =>
-  Effect.flatMap(Random.next, (r) => sleepLive(Duration.millis(Math.min(64, 2 ** attempt) * (0.5 + r))))
-
-/** @internal How many attempts, and the wait before attempt `n + 1` after attempt `n` asked for a retry. */
-export interface RetryPolicy {
-  readonly maxAttempts: number
-  readonly wait: (n: number, reason: Retry["reason"]) => Effect.Effect<void>
-}
-
-/** PostgreSQL and SQLite: a lost version race re-reads at once (three times), anything else backs off. */
-const sqlRetries: RetryPolicy = {
-  maxAttempts: MAX_ATTEMPTS,
-  wait: (n, reason) => (reason === "stale" && n < OPTIMISTIC_ATTEMPTS ? Effect.void : backoff(n))
-}
-
-/** @internal Runs `attempt` until it stops asking for a retry, at most `policy.maxAttempts` times. */
-export const withRetries = <A, E, R>(
-  operation: string,
-  attempt: (n: number) => Effect.Effect<A, E | Retry, R>,
-  policy: RetryPolicy = sqlRetries
-): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> => {
-  const loop = (n: number): Effect.Effect<A, Exclude<E, Retry> | StorageError, R> =>
-    Effect.catchIf(
-      attempt(n),
-      (e): e is Retry => e instanceof Retry,
-      (e) =>
-        n + 1 >= policy.maxAttempts
-          ? Effect.fail(new StorageError({ reason: e.reason === "unavailable" ? "unavailable" : "contention", operation }))
-          : Effect.zipRight(policy.wait(n, e.reason), loop(n + 1))
-    ) as Effect.Effect<A, Exclude<E, Retry> | StorageError, R>
-  return loop(0)
-}
-
-/** @internal A new credit as the columns of its row (instants as epoch milliseconds), for JSON-fed inserts. */
-export const creditRow = (c: VirtualCredit) => ({
-  id: c.id,
-  amount: c.amount,
-  remaining: c.remaining,
-  status: c.status,
-  reason: c.reason,
-  ticket_id: c.ticketId,
-  issued_at: c.issuedAt.getTime(),
-  expires_at: c.expiresAt.getTime()
-})
-
-/** @internal Maps a driver failure to a retry (contention, broken connection, stale write) or a storage failure. */
-export const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
-  const failure = classify(e)
-  if (failure._tag === "Retryable") return Effect.fail(new Retry("contention"))
-  // A version guard refused a write planned on a stale read (D1): re-read and re-plan.
-  if (failure._tag === "StaleWrite") return Effect.fail(new Retry("stale"))
-  if (failure._tag === "Unavailable") return Effect.fail(new Retry("unavailable"))
-  // Two first deliveries of one reference on different wallets: the loser re-reads and replays.
-  if (failure._tag === "UniqueViolation") return Effect.fail(new Retry("stale"))
-  return Effect.fail(new StorageError({ reason: "unexpected", operation }))
-}
-
-/** @internal Runs expiry batches until one expires nothing or `maxBatches` have run. */
-export const expireLoop = <R>(
-  batch: Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError, R>,
-  maxBatches: number
-) =>
-  Effect.gen(function*() {
-    let expired = 0
-    let amount = 0
-    for (let n = 0; n < maxBatches; n++) {
-      const r = yield* batch
-      if (r.expired === 0) break
-      expired += r.expired
-      amount += r.amount
-    }
-    return { expired, amount }
-  })
 
 // --- PostgreSQL ---------------------------------------------------------------------------------
 
@@ -767,47 +627,19 @@ const makeSqlite = (handle: SqliteHandle) => {
   return { apply, load, expire }
 }
 
-/** @internal `WalletStore.entries`, the same on every engine. */
-export const ledgerEntries = (sql: SqlClient.SqlClient): WalletStore["entries"] => (customerId, options) =>
-  (options.before === null
-    ? sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
-        ORDER BY seq DESC LIMIT ${options.limit}`
-    : sql<Record<string, unknown>>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
-        AND seq < ${options.before} ORDER BY seq DESC LIMIT ${options.limit}`).pipe(
-      Effect.map((rows) => ({ items: rows.map(toEntry) })),
-      storage("reading wallet transactions")
-    )
-
 /**
- * Builds the store over the `SqlClient` in context, using the synchronous path when a
- * {@link SqliteHandle} is provided.
+ * The fast path of the engine behind the client in context: SQLite when the library's SQLite
+ * handle is there, PostgreSQL on a PostgreSQL client; `undefined` elsewhere (the shared write serves).
  *
- * @since 0.1.0
+ * @internal
  */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const handle = yield* Effect.serviceOption(SqliteHandle)
   const pgHandle = yield* Effect.serviceOption(PgHandle)
-  const engine = Option.isSome(handle)
-    ? makeSqlite(handle.value)
-    : sql.onDialectOrElse({
-      pg: () => makePg(sql, Option.getOrUndefined(pgHandle)?.pool),
-      orElse: () => {
-        throw new Error("WalletStore needs PostgreSQL or the library's SQLite client")
-      }
-    })
-
-  return WalletStore.of({
-    apply: engine.apply,
-    load: engine.load,
-    entries: ledgerEntries(sql),
-    expire: engine.expire
+  if (Option.isSome(handle)) return makeSqlite(handle.value)
+  return sql.onDialectOrElse({
+    pg: () => makePg(sql, Option.getOrUndefined(pgHandle)?.pool),
+    orElse: () => undefined
   })
 })
-
-/**
- * The store as a layer; on SQLite it needs the library's client (`SqliteDatabase.layerClient`).
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<WalletStore, never, SqlClient.SqlClient> = Layer.effect(WalletStore, make)

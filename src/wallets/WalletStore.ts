@@ -1,14 +1,60 @@
 /**
+ * Wallet storage: the port and its one SQL repository for every engine (see docs/wallets.md).
+ * The rules live in the pure planner (`Wallet.ts`, `Wallets.ts`); this module decides how a planned
+ * change reaches the database atomically, at most once per reference, and never on a stale read.
+ *
+ * **The write, everywhere.** A write reads the wallet, its active credits and the reference's record
+ * (as one snapshot where the engine offers one), plans in TypeScript, and hands the unit of work the
+ * statements of its change — wallet, idempotency record, credits, ledger, outbox — whose first
+ * statement sets the wallet's `version` to the version read plus one. A trigger (the wallets
+ * migration, on every engine) lets a version only step by one, so if any other write reached the
+ * wallet in between, that statement fails and nothing of the change is written; the transaction
+ * runs again on a fresh read (bounded, jittered). A write addressed by phone also sets an impossible
+ * version unless the phone still belongs to the wallet's customer. The reference is the idempotency
+ * record's primary key: of two concurrent deliveries of one reference, the loser fails on the key,
+ * and its re-run replays the winner's result (or refuses another payload with `IdempotencyConflict`).
+ * Rows travel as JSON arrays, so a write is at most six statements whatever its number of credits.
+ *
+ * Inside a caller's `Transactions.withTransaction`, a write joins that unit of work: it commits or
+ * rolls back with everything else the transaction writes. The state it leaves is remembered in the
+ * transaction, so a second write to the same wallet — or a write to a wallet whose customer the
+ * transaction created — plans on it without reading its own pending writes (docs/transactions.md).
+ *
+ * **Expiry, everywhere.** Due credits are read wallet by wallet from a cursor, in bounded batches,
+ * with each wallet's version; the pure `planExpiry` decides what expires; the batch — credits, ledger
+ * entries, events and a guarded version step for every wallet touched — is one unit of work.
+ *
+ * **Fast paths** (`FastPaths.ts`, the one engine-specific file of this module): outside a caller's
+ * transaction, PostgreSQL writes go through group commit (`c360_wallet_write_many`) and SQLite writes
+ * through one synchronous better-sqlite3 transaction; expiry on both is set-based SQL. They apply
+ * the same planned changes under the same guards, and are measured by `npm run bench -- wallet`.
+ *
  * @since 0.1.0
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
-import type { CustomerNotFound } from "../customers/Customer.js"
+import * as Layer from "effect/Layer"
+import { CustomerNotFound, memoKeys } from "../customers/index.js"
 import type { StorageError } from "../kernel/Errors.js"
-import type { DomainEvent } from "../kernel/Events.js"
+import type { DomainEvent, WalletCreditExpired } from "../kernel/Events.js"
 import type { Phone } from "../kernel/Phone.js"
-import type { EntryKind, IdempotencyConflict, LedgerEntry, VirtualCredit, WalletState } from "./Wallet.js"
+import { jsonRows } from "../platform/sql/JsonRows.js"
+import { storage } from "../platform/sql/SqlFailure.js"
+import { outboxInsert, rerun, UnitOfWork } from "../platform/UnitOfWork.js"
+import * as FastPaths from "./FastPaths.js"
+import {
+  type CreditId,
+  type CreditStatus,
+  type EntryKind,
+  IdempotencyConflict,
+  LedgerEntry,
+  planExpiry,
+  type VirtualCredit,
+  type WalletState
+} from "./Wallet.js"
 
 /** Which wallet: by the customer's canonical phone or id. @since 0.1.0 */
 export type WalletKey = { readonly phone: Phone } | { readonly customerId: string }
@@ -63,7 +109,7 @@ export interface WalletRequest<E> {
  *
  * @since 0.1.0
  */
-export interface WalletStore {
+export interface WalletStoreShape {
   /**
    * Runs a request atomically and at most once per reference: when the reference is already
    * recorded with the same kind and fingerprint, returns its stored result (`replayed: true`) and
@@ -97,5 +143,350 @@ export interface WalletStore {
   ) => Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError>
 }
 
-/** @since 0.1.0 */
-export const WalletStore: Context.Tag<WalletStore, WalletStore> = Context.GenericTag<WalletStore>("customer360/WalletStore")
+/**
+ * The wallet repository as a service.
+ *
+ * @since 0.1.0
+ */
+export class WalletStore extends Context.Tag("customer360/WalletStore")<WalletStore, WalletStoreShape>() {}
+
+type Row = Record<string, unknown>
+
+const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
+
+/** @internal */
+export const toCredit = (r: Row): VirtualCredit => ({
+  id: String(r.id) as CreditId,
+  amount: int(r.amount),
+  remaining: int(r.remaining),
+  issuedAt: new Date(int(r.issued_at)),
+  expiresAt: new Date(int(r.expires_at)),
+  status: r.status as CreditStatus,
+  reason: String(r.reason),
+  ticketId: r.ticket_id == null ? null : String(r.ticket_id)
+})
+
+/** @internal */
+export const toEntry = (r: Row) =>
+  Object.assign(
+    new LedgerEntry({
+      id: String(r.id),
+      transactionId: String(r.transaction_id),
+      kind: r.kind as LedgerEntry["kind"],
+      amount: int(r.amount),
+      balanceAfter: int(r.balance_after),
+      creditId: r.credit_id == null ? null : String(r.credit_id),
+      creditRemainingAfter: r.credit_remaining_after == null ? null : int(r.credit_remaining_after),
+      reference: String(r.reference),
+      source: r.source == null ? null : String(r.source),
+      note: r.note == null ? null : String(r.note),
+      createdAt: new Date(int(r.created_at))
+    }),
+    { seq: int(r.seq) }
+  )
+
+/** @internal */
+export const notFound = (key: WalletKey) =>
+  new CustomerNotFound("phone" in key ? { by: "phone", value: key.phone } : { by: "id", value: key.customerId })
+
+/** @internal What is recorded with a reference. */
+export interface StoredOperation {
+  readonly kind: string
+  readonly fingerprint: string
+  readonly result: string
+}
+
+/** @internal The state a successful change leads to (only active credits are kept, as a read returns them). */
+export const stateAfter = (state: WalletState, change: WalletChange): WalletState => {
+  const updates = new Map(change.creditUpdates.map((u) => [u.id, u] as const))
+  const credits: Array<VirtualCredit> = []
+  for (const c of state.credits) {
+    const u = updates.get(c.id)
+    const next = u === undefined ? c : { ...c, remaining: u.remaining, status: u.status }
+    if (next.status === "active") credits.push(next)
+  }
+  for (const c of change.newCredits) credits.push(c)
+  return { customerId: state.customerId, balance: change.balanceAfter, version: state.version + 1, credits }
+}
+
+/** @internal Replays a recorded operation, or refuses a different payload under the same reference. */
+export const replay = (reference: string, kind: string, fingerprint: string, op: StoredOperation) =>
+  op.kind === kind && op.fingerprint === fingerprint
+    ? Effect.succeed({ replayed: true, result: JSON.parse(op.result) as unknown })
+    : Effect.fail(new IdempotencyConflict({ reference }))
+
+/** @internal A new credit as the columns of its row (instants as epoch milliseconds), for JSON-fed inserts. */
+export const creditRow = (c: VirtualCredit) => ({
+  id: c.id,
+  amount: c.amount,
+  remaining: c.remaining,
+  status: c.status,
+  reason: c.reason,
+  ticket_id: c.ticketId,
+  issued_at: c.issuedAt.getTime(),
+  expires_at: c.expiresAt.getTime()
+})
+
+/** @internal Runs expiry batches until one expires nothing or `maxBatches` have run. */
+export const expireLoop = <R>(
+  batch: Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError, R>,
+  maxBatches: number
+) =>
+  Effect.gen(function*() {
+    let expired = 0
+    let amount = 0
+    for (let n = 0; n < maxBatches; n++) {
+      const r = yield* batch
+      if (r.expired === 0) break
+      expired += r.expired
+      amount += r.amount
+    }
+    return { expired, amount }
+  })
+
+/** The most credits one expiry batch carries (D1 limits the size of a value and a batch's time). */
+const EXPIRY_BATCH_LIMIT = 1000
+
+const opKey = (reference: string) => `wallet:operation:${reference}`
+
+/**
+ * Builds the store over the client and unit of work in context, with the engine's fast paths where
+ * it has them (see `FastPaths.ts`).
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const uow = yield* UnitOfWork
+  const fast = uow.deferred ? undefined : yield* FastPaths.make
+
+  const walletRow = (key: WalletKey) =>
+    "phone" in key
+      ? sql`SELECT c.id AS customer_id, w.balance, w.version FROM c360_customers c
+          JOIN c360_wallets w ON w.customer_id = c.id WHERE c.phone = ${key.phone}`
+      : sql`SELECT customer_id, balance, version FROM c360_wallets WHERE customer_id = ${key.customerId}`
+
+  const creditRows = (key: WalletKey) =>
+    "phone" in key
+      ? sql`SELECT vc.id, vc.amount, vc.remaining, vc.issued_at, vc.expires_at, vc.status, vc.reason, vc.ticket_id
+          FROM c360_customers c JOIN c360_virtual_credits vc ON vc.customer_id = c.id
+          WHERE c.phone = ${key.phone} AND vc.status = 'active'`
+      : sql`SELECT id, amount, remaining, issued_at, expires_at, status, reason, ticket_id
+          FROM c360_virtual_credits WHERE customer_id = ${key.customerId} AND status = 'active'`
+
+  const walletMemoKey = (key: WalletKey) =>
+    "phone" in key ? memoKeys.walletByPhone(key.phone) : memoKeys.walletById(key.customerId)
+
+  /** The wallet, its active credits and (given a reference) its record: what this transaction left, else the database. */
+  const read = (key: WalletKey, reference: string | null) =>
+    Effect.gen(function*() {
+      const remembered = yield* uow.recall<WalletState>(walletMemoKey(key))
+      const recorded = reference === null ? undefined : yield* uow.recall<StoredOperation>(opKey(reference))
+      if (remembered !== undefined && reference === null) return { state: remembered, operation: undefined }
+      if (remembered !== undefined && recorded !== undefined) return { state: remembered, operation: recorded }
+      const [wallets, credits, operations] = yield* uow.read([
+        ...(remembered === undefined ? [walletRow(key), creditRows(key)] : []),
+        ...(reference === null || recorded !== undefined
+          ? []
+          : [sql`SELECT kind, fingerprint, result FROM c360_wallet_operations WHERE reference = ${reference}`])
+      ])
+      if (remembered !== undefined) return { state: remembered, operation: wallets?.[0] as StoredOperation | undefined }
+      const wallet = wallets?.[0]
+      const state: WalletState | undefined = wallet === undefined ? undefined : {
+        customerId: String(wallet.customer_id),
+        balance: int(wallet.balance),
+        version: int(wallet.version),
+        credits: (credits ?? []).map(toCredit)
+      }
+      return { state, operation: recorded ?? (operations?.[0] as StoredOperation | undefined) }
+    })
+
+  /** The statements that apply `change`, planned on `state`, if the wallet is still at `state.version`. */
+  const writeStatements = (request: WalletRequest<unknown>, state: WalletState, change: WalletChange) => {
+    const at = change.at.getTime()
+    const customer = state.customerId
+    const next = state.version + 1
+    // An impossible version (the guard refuses it) when the phone moved to another customer after the read.
+    const version = "phone" in request.wallet
+      ? sql`CASE WHEN EXISTS (SELECT 1 FROM c360_customers WHERE id = ${customer} AND phone = ${request.wallet.phone})
+          THEN ${next} ELSE -1 END`
+      : sql`${next}`
+    const statements: Array<Statement.Statement<unknown>> = [
+      sql`UPDATE c360_wallets SET balance = ${change.balanceAfter}, version = ${version}, updated_at = ${at}
+        WHERE customer_id = ${customer}`,
+      sql`INSERT INTO c360_wallet_operations (reference, transaction_id, customer_id, kind, fingerprint, result, created_at)
+        VALUES (${request.reference}, ${change.transactionId}, ${customer}, ${request.kind}, ${request.fingerprint},
+          ${JSON.stringify(change.result)}, ${at})`
+    ]
+    if (change.creditUpdates.length > 0) {
+      statements.push(sql`UPDATE c360_virtual_credits SET remaining = x.remaining, status = x.status
+        FROM (SELECT value->>'id' AS id, CAST(value->>'remaining' AS BIGINT) AS remaining, value->>'status' AS status
+          FROM ${jsonRows(sql, change.creditUpdates)}) AS x
+        WHERE c360_virtual_credits.id = x.id AND c360_virtual_credits.customer_id = ${customer}
+          AND c360_virtual_credits.status = 'active'`)
+    }
+    if (change.newCredits.length > 0) {
+      statements.push(sql`INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
+          transaction_id, issued_at, expires_at)
+        SELECT value->>'id', ${customer}, CAST(value->>'amount' AS BIGINT), CAST(value->>'remaining' AS BIGINT),
+          value->>'status', value->>'reason', value->>'ticket_id', ${change.transactionId},
+          CAST(value->>'issued_at' AS BIGINT), CAST(value->>'expires_at' AS BIGINT)
+        FROM ${jsonRows(sql, change.newCredits.map(creditRow))} ORDER BY key`)
+    }
+    if (change.entries.length > 0) {
+      statements.push(sql`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after,
+          credit_id, credit_remaining_after, reference, source, note, created_at)
+        SELECT value->>'id', ${change.transactionId}, ${customer}, value->>'kind', CAST(value->>'amount' AS BIGINT),
+          CAST(value->>'balanceAfter' AS BIGINT), value->>'creditId', CAST(value->>'creditRemainingAfter' AS BIGINT),
+          ${request.reference}, value->>'source', value->>'note', ${at}
+        FROM ${jsonRows(sql, change.entries)} ORDER BY key`)
+    }
+    if (change.events.length > 0) statements.push(outboxInsert(sql, change.events))
+    return statements
+  }
+
+  /**
+   * In the unit of work (the caller's, or one of its own): read, replay or plan, then hand the
+   * change to the unit of work and remember the state it leads to.
+   */
+  const applyInTransaction = <E>(request: WalletRequest<E>) =>
+    Effect.gen(function*() {
+      const { operation, state } = yield* storage(`a wallet ${request.kind}`)(read(request.wallet, request.reference))
+      if (state === undefined) return yield* notFound(request.wallet)
+      if (operation !== undefined) return yield* replay(request.reference, request.kind, request.fingerprint, operation)
+      const change = yield* request.plan(state)
+      yield* uow.write<never>({
+        operation: `a wallet ${request.kind}`,
+        statements: writeStatements(request as WalletRequest<unknown>, state, change),
+        // a stale read, or the reference recorded meanwhile: run the transaction again on a fresh read
+        onFailure: (failure) =>
+          failure._tag === "StaleWrite" ||
+            (failure._tag === "UniqueViolation" && failure.constraint.includes("c360_wallet_operations"))
+            ? rerun
+            : undefined
+      })
+      const after = stateAfter(state, change)
+      yield* uow.remember(memoKeys.walletById(state.customerId), after)
+      if ("phone" in request.wallet) yield* uow.remember(memoKeys.walletByPhone(request.wallet.phone), after)
+      yield* uow.remember(opKey(request.reference), {
+        kind: request.kind,
+        fingerprint: request.fingerprint,
+        result: JSON.stringify(change.result)
+      } satisfies StoredOperation)
+      return { replayed: false, result: change.result }
+    })
+
+  const apply: WalletStoreShape["apply"] = <E>(request: WalletRequest<E>) =>
+    Effect.flatMap(
+      uow.inTransaction,
+      (inTransaction): Effect.Effect<
+        { readonly replayed: boolean; readonly result: unknown },
+        E | CustomerNotFound | IdempotencyConflict | StorageError
+      > =>
+        inTransaction
+          ? applyInTransaction(request)
+          : fast !== undefined
+          ? fast.apply(request)
+          : uow.withTransaction(applyInTransaction(request))
+    )
+
+  const load: WalletStoreShape["load"] = (key) =>
+    Effect.flatMap(uow.inTransaction, (inTransaction) =>
+      !inTransaction && fast !== undefined
+        ? fast.load(key)
+        : read(key, null).pipe(
+          storage("reading a wallet"),
+          Effect.flatMap(({ state }) => (state === undefined ? Effect.fail(notFound(key)) : Effect.succeed(state)))
+        ))
+
+  const entries: WalletStoreShape["entries"] = (customerId, options) =>
+    (options.before === null
+      ? sql<Row>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+          ORDER BY seq DESC LIMIT ${options.limit}`
+      : sql<Row>`SELECT * FROM c360_ledger_entries WHERE customer_id = ${customerId}
+          AND seq < ${options.before} ORDER BY seq DESC LIMIT ${options.limit}`).pipe(
+        Effect.map((rows) => ({ items: rows.map(toEntry) })),
+        storage("reading wallet transactions")
+      )
+
+  /** One expiry batch from the wallet cursor, as one unit of work; the cursor moves to the batch's last wallet. */
+  const expireBatch = (now: Date, limit: number, cursor: { from: string }) =>
+    uow.withTransaction(Effect.gen(function*() {
+      const at = now.getTime()
+      const [due = []] = yield* uow.read([
+        sql`SELECT vc.id, vc.customer_id, vc.amount, vc.remaining, vc.issued_at, vc.expires_at, vc.status, vc.reason,
+            vc.ticket_id, w.balance, w.version
+          FROM c360_virtual_credits vc JOIN c360_wallets w ON w.customer_id = vc.customer_id
+          WHERE vc.status = 'active' AND vc.expires_at <= ${at} AND vc.customer_id >= ${cursor.from}
+          ORDER BY vc.customer_id, vc.expires_at, vc.id LIMIT ${limit}`
+      ])
+      if (due.length === 0) return { expired: 0, amount: 0, last: cursor.from }
+      const wallets = new Map<string, { version: number; balance: number; credits: Array<VirtualCredit> }>()
+      for (const r of due) {
+        const id = String(r.customer_id)
+        const w = wallets.get(id) ?? { version: int(r.version), balance: int(r.balance), credits: [] }
+        w.credits.push(toCredit(r))
+        wallets.set(id, w)
+      }
+      const expired = [...wallets].flatMap(([customer, w]) =>
+        planExpiry(w.credits, now).map((e) => ({ id: e.creditId, customer, amount: e.amount, balance: w.balance }))
+      )
+      const expiresAt = new Map(due.map((r) => [String(r.id), int(r.expires_at)] as const))
+      const events = expired.map((c): WalletCreditExpired => ({
+        id: `evt_exp_${c.id}`,
+        type: "wallet.credit_expired",
+        channel: "wallets",
+        subject: c.customer,
+        occurredAt: now,
+        data: { creditId: c.id, amount: c.amount, expiresAt: new Date(expiresAt.get(c.id)!).toISOString() }
+      }))
+      yield* uow.write<never>({
+        operation: "expiring credits",
+        statements: [
+          sql`UPDATE c360_wallets SET version = x.version + 1, updated_at = ${at}
+            FROM (SELECT value->>'id' AS id, CAST(value->>'version' AS BIGINT) AS version
+              FROM ${jsonRows(sql, [...wallets].map(([id, w]) => ({ id, version: w.version })))}) AS x
+            WHERE c360_wallets.customer_id = x.id`,
+          sql`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
+            WHERE id IN (SELECT value->>'id' FROM ${jsonRows(sql, expired.map((c) => ({ id: c.id })))}) AND status = 'active'`,
+          sql`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after, credit_id,
+              credit_remaining_after, reference, created_at)
+            SELECT 'le_exp_' || (value->>'id'), 'txn_exp_' || (value->>'id'), value->>'customer', 'credit_expired',
+              -CAST(value->>'amount' AS BIGINT), CAST(value->>'balance' AS BIGINT), value->>'id', 0,
+              'expire:' || (value->>'id'), ${at}
+            FROM ${jsonRows(sql, expired)} ORDER BY key`,
+          outboxInsert(sql, events)
+        ],
+        // another writer reached one of the wallets since the read: read the batch again
+        onFailure: (failure) => (failure._tag === "StaleWrite" ? rerun : undefined)
+      })
+      return {
+        expired: expired.length,
+        amount: expired.reduce((sum, c) => sum + c.amount, 0),
+        last: String(due[due.length - 1]!.customer_id)
+      }
+    }).pipe(storage("expiring credits"))).pipe(
+      Effect.map((r) => {
+        cursor.from = r.last
+        return { expired: r.expired, amount: r.amount }
+      })
+    )
+
+  const expire: WalletStoreShape["expire"] = (now, options) =>
+    fast !== undefined
+      ? fast.expire(now, options)
+      : Effect.suspend(() => {
+        const cursor = { from: "" }
+        return expireLoop(expireBatch(now, Math.min(options.batchSize, EXPIRY_BATCH_LIMIT), cursor), options.maxBatches)
+      })
+
+  return WalletStore.of({ apply, load, entries, expire })
+})
+
+/**
+ * The store as a layer over the client and the unit of work (and, on the engines that have one, the
+ * fast path's handle: `SqliteHandle`, `PgHandle`).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<WalletStore, never, SqlClient.SqlClient | UnitOfWork> = Layer.effect(WalletStore, make)

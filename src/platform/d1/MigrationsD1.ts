@@ -1,5 +1,5 @@
 /**
- * The library's migrations (`adapters/sql/Migrations.ts`, the same record as on every engine), run on
+ * The library's migrations (every module's, listed by the registry: the same record as on every engine), run on
  * D1 one batch per migration.
  *
  * `@effect/sql`'s Migrator runs all pending migrations in one `sql.withTransaction`, which D1 cannot
@@ -25,7 +25,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
-import { migrations } from "../sql/Migrations.js"
+import type { Migrations } from "../sql/Migrations.js"
 import { classify } from "../sql/SqlFailure.js"
 import { D1Handle } from "./D1Client.js"
 
@@ -60,7 +60,7 @@ const record = (migration: Effect.Effect<unknown, unknown, SqlClient.SqlClient>)
  *
  * @internal
  */
-export const migrate = Effect.gen(function*() {
+export const migrate = (migrations: Migrations) => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const handle = yield* D1Handle
   // The Migrator's table, as it creates it on SQLite.

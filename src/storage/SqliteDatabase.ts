@@ -21,22 +21,23 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type { StorageError } from "../../kernel/Errors.js"
-import * as Storage from "../sql/Storage.js"
-import { SqliteHandle } from "./SqliteHandle.js"
+import type { StorageError } from "../kernel/Errors.js"
+import * as Storage from "./Storage.js"
+import { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
 
 /**
  * - `filename`: a path, or `:memory:` for a private in-memory database.
  * - `busyTimeoutMs`: how long a writer waits for another process's write lock (default 5000).
+ * - `deferredWrites`: D1's semantics on SQLite (see `StorageOptions`), for tests of D1 code.
  *
  * @since 0.1.0
  */
-export interface SqliteOptions {
+export interface SqliteOptions extends Storage.StorageOptions {
   readonly filename: string
   readonly busyTimeoutMs?: number | undefined
 }
 
-export { SqliteHandle } from "./SqliteHandle.js"
+export { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
 
 const open = (options: SqliteOptions) =>
   Effect.gen(function*() {
@@ -161,4 +162,4 @@ export const layerClient = (options: SqliteOptions): Layer.Layer<SqlClient.SqlCl
 export const layer = (
   options: SqliteOptions
 ): Layer.Layer<Storage.StoragePorts | SqlClient.SqlClient | SqliteHandle, StorageError> =>
-  Storage.layer.pipe(Layer.provideMerge(layerClient(options)))
+  Storage.layer(options).pipe(Layer.provideMerge(layerClient(options)))

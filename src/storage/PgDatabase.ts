@@ -12,11 +12,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import pg from "pg"
-import type { StorageError } from "../../kernel/Errors.js"
-import * as Storage from "../sql/Storage.js"
-import { PgHandle } from "./PgHandle.js"
+import type { StorageError } from "../kernel/Errors.js"
+import * as Storage from "./Storage.js"
+import { PgHandle } from "../platform/pg/PgHandle.js"
 
-export { PgHandle } from "./PgHandle.js"
+export { PgHandle } from "../platform/pg/PgHandle.js"
 
 /**
  * - `url`: a `postgres://` connection string.
@@ -81,4 +81,4 @@ export const layerClient = (
  * @since 0.1.0
  */
 export const layer = (options: PgOptions): Layer.Layer<Storage.StoragePorts | SqlClient.SqlClient | PgHandle, StorageError> =>
-  Storage.layer.pipe(Layer.provideMerge(layerClient(options)))
+  Storage.layer().pipe(Layer.provideMerge(layerClient(options)))

@@ -42,19 +42,14 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { StorageError } from "../../kernel/Errors.js"
-import { Outbox } from "../Outbox.js"
-import * as JobLeasesSql from "../sql/JobLeasesSql.js"
-import * as OutboxSql from "../sql/OutboxSql.js"
-import { migrationFailure, type StoragePorts } from "../sql/Storage.js"
-import * as CustomerRepositoryD1 from "../../customers/CustomerRepositoryD1.js"
-import * as D1Client from "./D1Client.js"
-import { migrate } from "./MigrationsD1.js"
-import * as UnitOfWork from "../UnitOfWork.js"
-import * as WalletStoreD1 from "../../wallets/WalletStoreD1.js"
+import type { StorageError } from "../kernel/Errors.js"
+import { migrations } from "../modules.js"
+import * as D1Client from "../platform/d1/D1Client.js"
+import { migrate } from "../platform/d1/MigrationsD1.js"
+import * as UnitOfWork from "../platform/UnitOfWork.js"
+import { migrationFailure, ports, type StoragePorts } from "./Storage.js"
 
 export type {
   /** @since 0.1.0 */
@@ -63,7 +58,7 @@ export type {
   D1PreparedStatementLike,
   /** @since 0.1.0 */
   D1ResultLike
-} from "./D1Client.js"
+} from "../platform/d1/D1Client.js"
 
 /**
  * - `binding`: the D1 database binding (`env.DB`), typed by its shape so that no
@@ -83,25 +78,18 @@ export interface D1Options {
  */
 export const layerClient = (options: D1Options): Layer.Layer<SqlClient.SqlClient> => D1Client.layer(options.binding)
 
-/** The generic outbox reader (the D1 `EventPublisher` is the unit of work's). */
-const outboxReader = Layer.effect(Outbox, Effect.map(OutboxSql.make, Context.get(Outbox)))
-
 /**
  * The library's storage on D1: client, migrations (run when the layer is built), repositories,
- * transactions. Fails with `StorageError` when the database cannot be migrated (`unavailable` when
- * it cannot be reached).
+ * transactions — the same repositories as on every engine, over a deferred unit of work whose batch
+ * is one D1 batch. Fails with `StorageError` when the database cannot be migrated (`unavailable`
+ * when it cannot be reached).
  *
  * @since 0.1.0
  */
 export const layer = (options: D1Options): Layer.Layer<StoragePorts | SqlClient.SqlClient, StorageError> =>
-  Layer.mergeAll(
-    CustomerRepositoryD1.layer,
-    WalletStoreD1.layer,
-    UnitOfWork.portsLayer,
-    outboxReader,
-    JobLeasesSql.layer
-  ).pipe(
-    Layer.provide(UnitOfWork.layer),
-    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate).pipe(Effect.mapError(migrationFailure)))),
+  ports.pipe(
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(D1Client.D1Handle, (handle) =>
+      UnitOfWork.layer({ deferred: true, batch: handle.batch })))),
+    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(Effect.mapError(migrationFailure)))),
     Layer.provideMerge(D1Client.layer(options.binding))
   )
