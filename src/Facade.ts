@@ -23,9 +23,9 @@ import type { Customer, CustomerPatch, Page } from "./customers/Customer.js"
 import { StorageError, ValidationError } from "./kernel/Errors.js"
 import type { Channel, StoredEvent } from "./kernel/Events.js"
 import * as Phone from "./kernel/Phone.js"
-import { Customers } from "./customers/Customers.js"
+import { Customers, type CustomersShape } from "./customers/Customers.js"
 import * as Relay from "./platform/Relay.js"
-import { type DepositInput, type IssueCreditInput, type TransactionsPage, Wallets, type WithdrawInput } from "./wallets/Wallets.js"
+import { type DepositInput, type IssueCreditInput, type TransactionsPage, Wallets, type WalletsShape, type WithdrawInput } from "./wallets/Wallets.js"
 import type { CreditResult, DepositResult, WalletView, WithdrawResult } from "./wallets/Wallet.js"
 import * as Fiber from "effect/Fiber"
 
@@ -251,8 +251,8 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
       throw rejection(exit.cause)
     })
   }
-  const run = <A>(f: (customers: Customers) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Customers, f))
-  const wallet = <A>(f: (wallets: Wallets) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Wallets, f))
+  const run = <A>(f: (customers: CustomersShape) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Customers, f))
+  const wallet = <A>(f: (wallets: WalletsShape) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Wallets, f))
 
   const customers: CustomersApi = {
     create: (input) => run((s) => s.create(input)),

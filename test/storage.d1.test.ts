@@ -19,7 +19,7 @@ import { classify } from "../src/platform/sql/SqlFailure.js"
 import { D1Database } from "../src/d1.js"
 import { Transactions } from "../src/platform/Transactions.js"
 import { Customers } from "../src/customers/Customers.js"
-import { Wallets } from "../src/wallets/Wallets.js"
+import { Wallets, type WalletsShape } from "../src/wallets/Wallets.js"
 import { freshPhone, servicesOver } from "./contract/customers.js"
 import { auditLedger } from "./support/audit.js"
 import { atTime } from "./support/clock.js"
@@ -179,7 +179,7 @@ describe("storage on Cloudflare D1 (Miniflare): atomic batches under concurrency
       const binding = yield* freshD1
       const started = yield* isolates(binding, 4)
       const phone = yield* newCustomer(started[0]!)
-      const wallets = (runtime: Isolate) => <A, E>(f: (w: Wallets) => Effect.Effect<A, E>) =>
+      const wallets = (runtime: Isolate) => <A, E>(f: (w: WalletsShape) => Effect.Effect<A, E>) =>
         on(runtime, Effect.flatMap(Wallets, f))
       // 10 × 1,000 available: 3,000 of a credit (spent first) and 7,000 of real money
       expect(tagOf(yield* wallets(started[0]!)((w) => w.deposit({ phone, amount: 7_000, reference: "d", source: "manual" }))))

@@ -30,6 +30,7 @@ import { encodeId } from "../kernel/Ids.js"
 import type { CustomerCreated } from "../kernel/Events.js"
 import * as Phone from "../kernel/Phone.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
+import { withSpans } from "../kernel/Spans.js"
 import { type CustomerChanges, CustomerRepository } from "./CustomerRepository.js"
 import { EventPublisher } from "../platform/EventPublisher.js"
 import { Transactions } from "../platform/Transactions.js"
@@ -41,7 +42,7 @@ import { Customer360Config } from "../kernel/Config.js"
  *
  * @since 0.1.0
  */
-export interface Customers {
+export interface CustomersShape {
   /**
    * Creates a customer; a phone or e-mail already held by another customer fails `CustomerExists`
    * (when both are taken, which of the two it names is not specified).
@@ -80,8 +81,8 @@ export interface Customers {
   readonly search: (query: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
 }
 
-/** @since 0.1.0 */
-export const Customers: Context.Tag<Customers, Customers> = Context.GenericTag<Customers>("customer360/Customers")
+/** The Customers service. @since 0.1.0 */
+export class Customers extends Context.Tag("customer360/Customers")<Customers, CustomersShape>() {}
 
 
 const decodeCreate = decoder(CreateCustomerInput, "customer")
@@ -161,7 +162,7 @@ export const make = Effect.gen(function*() {
       yield* events.publish([event])
     })
 
-  const create: Customers["create"] = (raw) =>
+  const create: CustomersShape["create"] = (raw) =>
     Effect.gen(function*() {
       const input = yield* decodeCreate(raw)
       const phone = yield* normalizePhone(input.phone)
@@ -170,7 +171,7 @@ export const make = Effect.gen(function*() {
       return customer
     })
 
-  const getOrCreate: Customers["getOrCreate"] = (raw) =>
+  const getOrCreate: CustomersShape["getOrCreate"] = (raw) =>
     Effect.gen(function*() {
       const input = yield* decodeGetOrCreate(raw)
       const phone = yield* normalizePhone(input.phone)
@@ -185,12 +186,12 @@ export const make = Effect.gen(function*() {
       )
     })
 
-  const findByPhone: Customers["findByPhone"] = (raw) =>
+  const findByPhone: CustomersShape["findByPhone"] = (raw) =>
     decodePhoneString(raw).pipe(Effect.flatMap(normalizePhone), Effect.flatMap(repo.findByPhone))
 
-  const findById: Customers["findById"] = (raw) => Effect.flatMap(decodeId(raw), repo.findById)
+  const findById: CustomersShape["findById"] = (raw) => Effect.flatMap(decodeId(raw), repo.findById)
 
-  const get: Customers["get"] = (raw) =>
+  const get: CustomersShape["get"] = (raw) =>
     Effect.flatMap(
       findById(raw),
       Option.match({
@@ -207,7 +208,7 @@ export const make = Effect.gen(function*() {
       }))
     )
 
-  const update: Customers["update"] = (rawId, rawPatch) =>
+  const update: CustomersShape["update"] = (rawId, rawPatch) =>
     Effect.gen(function*() {
       const id = yield* decodeId(rawId)
       const patch = yield* decodePatch(rawPatch)
@@ -219,7 +220,7 @@ export const make = Effect.gen(function*() {
       return yield* applyChanges(id, { ...rest, ...(phone === undefined ? {} : { phone }), updatedAt })
     })
 
-  const remove: Customers["delete"] = (rawId) =>
+  const remove: CustomersShape["delete"] = (rawId) =>
     Effect.gen(function*() {
       const id = yield* decodeId(rawId)
       const updatedAt = new Date(yield* Clock.currentTimeMillis)
@@ -229,7 +230,7 @@ export const make = Effect.gen(function*() {
       )
     })
 
-  const search: Customers["search"] = (raw) =>
+  const search: CustomersShape["search"] = (raw) =>
     Effect.gen(function*() {
       const query = yield* decodeSearch(raw ?? {})
       const page = query.page ?? 1
@@ -263,7 +264,7 @@ export const make = Effect.gen(function*() {
       return { items, total, page, limit }
     })
 
-  return Customers.of({ create, getOrCreate, findByPhone, findById, get, update, delete: remove, search })
+  return Customers.of(withSpans("Customers", { create, getOrCreate, findByPhone, findById, get, update, delete: remove, search }))
 })
 
 /**

@@ -35,10 +35,11 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { StorageError, ValidationError } from "../kernel/Errors.js"
 import { encodeId } from "../kernel/Ids.js"
-import { EventSink } from "../platform/EventSink.js"
+import { EventSink, type EventSinkShape } from "../platform/EventSink.js"
 import { JobLeases } from "../platform/JobLeases.js"
 import { Outbox } from "../platform/Outbox.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
+import { withSpans } from "../kernel/Spans.js"
 import * as Relay from "../platform/Relay.js"
 import { Wallets } from "../wallets/Wallets.js"
 
@@ -182,7 +183,7 @@ export interface JobsOptions {
  *
  * @since 0.1.0
  */
-export interface Jobs {
+export interface JobsShape {
   /** One run of `expire-credits`, exclusive across processes. Never fails: a failure is a report. */
   readonly expireCredits: Effect.Effect<JobReport>
   /** One run of the relay to the `EventSink`, exclusive across processes. Never fails. */
@@ -202,8 +203,8 @@ export interface Jobs {
   ) => Effect.Effect<Option.Option<A>, E | JobLeaseLost | StorageError, R>
 }
 
-/** @since 0.1.0 */
-export const Jobs: Context.Tag<Jobs, Jobs> = Context.GenericTag<Jobs>("customer360/Jobs")
+/** The Jobs service. @since 0.1.0 */
+export class Jobs extends Context.Tag("customer360/Jobs")<Jobs, JobsShape>() {}
 
 const Positive = Schema.Int.pipe(Schema.positive())
 const decodeOptions = decoder(
@@ -281,7 +282,7 @@ export const make = (options: JobsOptions = {}) =>
       return Effect.forever(beat)
     }
 
-    const runExclusive: Jobs["runExclusive"] = (name, job) =>
+    const runExclusive: JobsShape["runExclusive"] = (name, job) =>
       Effect.flatMap(newHolder, (holder) =>
         Effect.acquireUseRelease(
           Effect.suspend(() => {
@@ -355,7 +356,7 @@ export const make = (options: JobsOptions = {}) =>
     const relayRun = Effect.gen(function*() {
       let position = yield* Relay.start(relayOptions)
       let delivered = 0
-      const deliver = (events: Parameters<EventSink["deliver"]>[0]) =>
+      const deliver = (events: Parameters<EventSinkShape["deliver"]>[0]) =>
         Effect.tap(sink.deliver(events), () => Effect.sync(() => (delivered += events.length)))
       for (let n = 0; n < relayBatches; n++) {
         const next = yield* Relay.step(relayOptions, position, deliver)
@@ -368,10 +369,12 @@ export const make = (options: JobsOptions = {}) =>
 
     const named: Record<JobName, Effect.Effect<JobReport>> = { "expire-credits": expireCredits, relay }
     return Jobs.of({
-      expireCredits,
-      relay,
-      run: (job) => (isJobName(job) ? named[job] : Effect.dieMessage(`unknown job ${JSON.stringify(job)}`)),
-      runExclusive
+      expireCredits: Effect.withSpan(expireCredits, "customer360.Jobs.expireCredits"),
+      relay: Effect.withSpan(relay, "customer360.Jobs.relay"),
+      ...withSpans("Jobs", {
+        run: (job: string) => (isJobName(job) ? named[job] : Effect.dieMessage(`unknown job ${JSON.stringify(job)}`)),
+        runExclusive
+      })
     })
   })
 

@@ -16,15 +16,13 @@ import { normalize, type PhonePolicy } from "./Phone.js"
  *
  * @since 0.1.0
  */
-export interface Customer360Config {
+export interface Customer360ConfigShape {
   readonly timeZone: string
   readonly phone: PhonePolicy
 }
 
-/** @since 0.1.0 */
-export const Customer360Config: Context.Tag<Customer360Config, Customer360Config> = Context.GenericTag<
-  Customer360Config
->("customer360/Config")
+/** The Customer360Config service. @since 0.1.0 */
+export class Customer360Config extends Context.Tag("customer360/Config")<Customer360Config, Customer360ConfigShape>() {}
 
 /** @since 0.1.0 */
 export const defaultTimeZone = "Asia/Ho_Chi_Minh"
@@ -63,7 +61,7 @@ export interface ConfigOptions {
  *
  * @since 0.1.0
  */
-export const make = (options: ConfigOptions): Effect.Effect<Customer360Config, ValidationError> =>
+export const make = (options: ConfigOptions): Effect.Effect<Customer360ConfigShape, ValidationError> =>
   Effect.gen(function*() {
     const timeZone = options.timeZone ?? defaultTimeZone
     if (typeof timeZone !== "string" || !isTimeZone(timeZone)) {
@@ -87,7 +85,7 @@ export const make = (options: ConfigOptions): Effect.Effect<Customer360Config, V
  *
  * @since 0.1.0
  */
-export const layer = (config: Customer360Config): Layer.Layer<Customer360Config> =>
+export const layer = (config: Customer360ConfigShape): Layer.Layer<Customer360Config> =>
   Layer.succeed(Customer360Config, config)
 
 /**

@@ -17,7 +17,7 @@ import type { Channel, StoredEvent } from "../kernel/Events.js"
  *
  * @since 0.1.0
  */
-export interface EventBus {
+export interface EventBusShape {
   /** Hands events to the current subscribers of their channels. */
   readonly deliver: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void>
   /** A queue of the events of `channels` delivered from now on, open for the life of the scope. */
@@ -28,11 +28,11 @@ export interface EventBus {
   readonly subscribers: Effect.Effect<number>
 }
 
-/** @since 0.1.0 */
-export const EventBus: Context.Tag<EventBus, EventBus> = Context.GenericTag<EventBus>("customer360/EventBus")
+/** The EventBus service. @since 0.1.0 */
+export class EventBus extends Context.Tag("customer360/EventBus")<EventBus, EventBusShape>() {}
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<EventBus> = Effect.sync(() => {
+export const make: Effect.Effect<EventBusShape> = Effect.sync(() => {
   const subscribers = new Set<{ readonly wanted: ReadonlySet<string>; readonly queue: Queue.Queue<StoredEvent> }>()
   return EventBus.of({
     deliver: (events) =>

@@ -13,11 +13,9 @@ import type { DomainEvent } from "../kernel/Events.js"
  *
  * @since 0.1.0
  */
-export interface EventPublisher {
+export interface EventPublisherShape {
   readonly publish: (events: ReadonlyArray<DomainEvent>) => Effect.Effect<void, StorageError>
 }
 
-/** @since 0.1.0 */
-export const EventPublisher: Context.Tag<EventPublisher, EventPublisher> = Context.GenericTag<EventPublisher>(
-  "customer360/EventPublisher"
-)
+/** The EventPublisher service. @since 0.1.0 */
+export class EventPublisher extends Context.Tag("customer360/EventPublisher")<EventPublisher, EventPublisherShape>() {}

@@ -47,9 +47,9 @@ export class EventDeliveryFailed extends Schema.TaggedError<EventDeliveryFailed>
  *
  * @since 0.1.0
  */
-export interface EventSink {
+export interface EventSinkShape {
   readonly deliver: (events: ReadonlyArray<StoredEvent>) => Effect.Effect<void, EventDeliveryFailed>
 }
 
-/** @since 0.1.0 */
-export const EventSink: Context.Tag<EventSink, EventSink> = Context.GenericTag<EventSink>("customer360/EventSink")
+/** The EventSink service. @since 0.1.0 */
+export class EventSink extends Context.Tag("customer360/EventSink")<EventSink, EventSinkShape>() {}

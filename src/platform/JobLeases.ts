@@ -14,7 +14,7 @@ import type { StorageError } from "../kernel/Errors.js"
  *
  * @since 0.1.0
  */
-export interface JobLeases {
+export interface JobLeasesShape {
   /**
    * Takes the lease on `name` for `ttlMs` unless another holder's lease is still running (one that
    * has expired is taken over). Of any number of concurrent claims on a free or expired lease,
@@ -30,5 +30,5 @@ export interface JobLeases {
   readonly release: (name: string, holder: string) => Effect.Effect<void, StorageError>
 }
 
-/** @since 0.1.0 */
-export const JobLeases: Context.Tag<JobLeases, JobLeases> = Context.GenericTag<JobLeases>("customer360/JobLeases")
+/** The JobLeases service. @since 0.1.0 */
+export class JobLeases extends Context.Tag("customer360/JobLeases")<JobLeases, JobLeasesShape>() {}

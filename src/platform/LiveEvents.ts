@@ -40,7 +40,7 @@ export interface LiveEventsOptions {
  *
  * @since 0.1.0
  */
-export interface LiveEvents {
+export interface LiveEventsShape {
   /**
    * The events of `channels` after the event `lastEventId` (when the outbox still has it), or else
    * after the end of the outbox as of this call. Never ends by itself; `resumed` says whether
@@ -52,8 +52,8 @@ export interface LiveEvents {
   ) => Effect.Effect<{ readonly resumed: boolean; readonly events: Stream.Stream<StoredEvent, StorageError> }, StorageError>
 }
 
-/** @since 0.1.0 */
-export const LiveEvents: Context.Tag<LiveEvents, LiveEvents> = Context.GenericTag<LiveEvents>("customer360/http/LiveEvents")
+/** The LiveEvents service. @since 0.1.0 */
+export class LiveEvents extends Context.Tag("customer360/http/LiveEvents")<LiveEvents, LiveEventsShape>() {}
 
 const after = (a: string, b: string): boolean => BigInt(a) > BigInt(b)
 

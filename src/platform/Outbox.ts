@@ -11,7 +11,7 @@ import type { StoredEvent } from "../kernel/Events.js"
  *
  * @since 0.1.0
  */
-export interface Outbox {
+export interface OutboxShape {
   /**
    * Up to `limit` events after `position` (from the start when `null`), in delivery order. Only
    * events whose position can no longer be overtaken by a later commit are returned, so resuming
@@ -26,5 +26,5 @@ export interface Outbox {
   readonly saveCheckpoint: (relay: string, position: string) => Effect.Effect<void, StorageError>
 }
 
-/** @since 0.1.0 */
-export const Outbox: Context.Tag<Outbox, Outbox> = Context.GenericTag<Outbox>("customer360/Outbox")
+/** The Outbox service. @since 0.1.0 */
+export class Outbox extends Context.Tag("customer360/Outbox")<Outbox, OutboxShape>() {}

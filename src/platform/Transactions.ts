@@ -12,11 +12,9 @@ import type { StorageError } from "../kernel/Errors.js"
  *
  * @since 0.1.0
  */
-export interface Transactions {
+export interface TransactionsShape {
   readonly withTransaction: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
 }
 
-/** @since 0.1.0 */
-export const Transactions: Context.Tag<Transactions, Transactions> = Context.GenericTag<Transactions>(
-  "customer360/Transactions"
-)
+/** The Transactions service. @since 0.1.0 */
+export class Transactions extends Context.Tag("customer360/Transactions")<Transactions, TransactionsShape>() {}

@@ -23,7 +23,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { StorageError } from "../kernel/Errors.js"
 import * as Storage from "./Storage.js"
-import { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
+import { SqliteHandle, type SqliteHandleShape } from "../platform/sqlite/SqliteHandle.js"
 
 /**
  * - `filename`: a path, or `:memory:` for a private in-memory database.
@@ -129,7 +129,7 @@ const open = (options: SqliteOptions) =>
       spanAttributes: [["db.system.name", "sqlite"]]
     })
 
-    const handle: SqliteHandle = {
+    const handle: SqliteHandleShape = {
       db,
       run: <A>(f: (db: Sqlite.Database) => A) =>
         Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (tx) =>

@@ -29,11 +29,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { CustomerNotFound } from "../customers/index.js"
-import { PgHandle } from "../platform/pg/PgHandle.js"
+import { PgHandle, type PgHandleShape } from "../platform/pg/PgHandle.js"
 import { eventRow } from "../platform/sql/OutboxSql.js"
 import { OPTIMISTIC_ATTEMPTS, Retry, sqlFailure, withRetries } from "../platform/sql/Retry.js"
 import { classify, recoverSqlDefects, storage } from "../platform/sql/SqlFailure.js"
-import { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
+import { SqliteHandle, type SqliteHandleShape } from "../platform/sqlite/SqliteHandle.js"
 import type { IdempotencyConflict, WalletState } from "./Wallet.js"
 import {
   creditRow,
@@ -64,7 +64,7 @@ const direct = (pool: PgPool, name: string, text: string, values: ReadonlyArray<
     })
   })
 
-type PgPool = PgHandle["pool"]
+type PgPool = PgHandleShape["pool"]
 
 /** A write's outcome in a batch: applied, planned on an outdated version, or a reference already recorded. */
 type WriteOutcome = "applied" | "stale" | "duplicate"
@@ -447,7 +447,7 @@ type SqliteOutcome =
   | { readonly _tag: "Refused"; readonly error: unknown }
   | { readonly _tag: "Applied"; readonly result: unknown }
 
-const makeSqlite = (handle: SqliteHandle) => {
+const makeSqlite = (handle: SqliteHandleShape) => {
   const db = handle.db
   const statements = {
     walletByPhone: db.prepare(`SELECT c.id AS customer_id, w.balance, w.version FROM c360_customers c

@@ -19,6 +19,7 @@ import { encodeId } from "../kernel/Ids.js"
 import { InvalidAmount, type Money, money } from "../kernel/Money.js"
 import * as Phone from "../kernel/Phone.js"
 import { decoder } from "../kernel/Input.js"
+import { withSpans } from "../kernel/Spans.js"
 import { randomBytes as randomBytesOf } from "../kernel/Random.js"
 import {
   creditView,
@@ -96,7 +97,7 @@ type WriteError = Phone.InvalidPhone | ValidationError | InvalidAmount | Custome
  *
  * @since 0.1.0
  */
-export interface Wallets {
+export interface WalletsShape {
   /** The wallet of the customer holding the phone, as of now. */
   readonly get: (phone: string) => Effect.Effect<WalletView, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
   /** Adds to the real balance. */
@@ -124,8 +125,8 @@ export interface Wallets {
   }) => Effect.Effect<{ readonly expired: number; readonly amount: number }, ValidationError | StorageError>
 }
 
-/** @since 0.1.0 */
-export const Wallets: Context.Tag<Wallets, Wallets> = Context.GenericTag<Wallets>("customer360/Wallets")
+/** The Wallets service. @since 0.1.0 */
+export class Wallets extends Context.Tag("customer360/Wallets")<Wallets, WalletsShape>() {}
 
 
 const Reference = Text(200)
@@ -277,14 +278,14 @@ export const make = Effect.gen(function*() {
       return write(input.right, amount.right, phone.right, millis)
     })
 
-  const get: Wallets["get"] = (raw) =>
+  const get: WalletsShape["get"] = (raw) =>
     Effect.gen(function*() {
       const phone = yield* Effect.flatMap(decodePhoneString(raw), normalizePhone)
       const state = yield* store.load({ phone })
       return walletView(state, yield* now)
     })
 
-  const deposit: Wallets["deposit"] = (raw) =>
+  const deposit: WalletsShape["deposit"] = (raw) =>
     writeWith(decodeDeposit, raw, (input, amount, phone, ms) => {
       const at = new Date(ms)
       const transactionId = makeTransactionId(ms, randomBytesOf(10))
@@ -325,7 +326,7 @@ export const make = Effect.gen(function*() {
       }), (outcome) => (outcome.replayed || planned === undefined ? depositResult(outcome.result) : Effect.succeed(planned)))
     })
 
-  const withdraw: Wallets["withdraw"] = (raw) =>
+  const withdraw: WalletsShape["withdraw"] = (raw) =>
     writeWith(decodeWithdraw, raw, (input, amount, phone, ms) => {
       const at = new Date(ms)
       const transactionId = makeTransactionId(ms, randomBytesOf(10))
@@ -385,7 +386,7 @@ export const make = Effect.gen(function*() {
       }), (outcome) => (outcome.replayed || planned === undefined ? withdrawResult(outcome.result) : Effect.succeed(planned)))
     })
 
-  const issueVirtualCredit: Wallets["issueVirtualCredit"] = (raw) =>
+  const issueVirtualCredit: WalletsShape["issueVirtualCredit"] = (raw) =>
     writeWith(decodeCredit, raw, (input, amount, phone, ms) => {
       const at = new Date(ms)
       if (input.expiresAt !== undefined && input.expiresInDays !== undefined) {
@@ -445,7 +446,7 @@ export const make = Effect.gen(function*() {
       }), (outcome) => (outcome.replayed || planned === undefined ? creditResult(outcome.result) : Effect.succeed(planned)))
     })
 
-  const transactions: Wallets["transactions"] = (raw, options) =>
+  const transactions: WalletsShape["transactions"] = (raw, options) =>
     Effect.gen(function*() {
       const phone = yield* Effect.flatMap(decodePhoneString(raw), normalizePhone)
       const query = yield* decodePage(options ?? {})
@@ -462,7 +463,7 @@ export const make = Effect.gen(function*() {
       }
     })
 
-  const expireCredits: Wallets["expireCredits"] = (options) =>
+  const expireCredits: WalletsShape["expireCredits"] = (options) =>
     Effect.gen(function*() {
       const job = yield* decodeJob(options ?? {})
       return yield* store.expire(yield* now, {
@@ -471,7 +472,7 @@ export const make = Effect.gen(function*() {
       })
     })
 
-  return Wallets.of({ get, deposit, withdraw, issueVirtualCredit, transactions, expireCredits })
+  return Wallets.of(withSpans("Wallets", { get, deposit, withdraw, issueVirtualCredit, transactions, expireCredits }))
 })
 
 /**

@@ -21,7 +21,7 @@ import * as Config from "../../src/kernel/Config.js"
 import * as CustomersService from "../../src/customers/Customers.js"
 import * as WalletsService from "../../src/wallets/Wallets.js"
 import { Outbox } from "../../src/platform/Outbox.js"
-import { Customers } from "../../src/customers/Customers.js"
+import { Customers, type CustomersShape } from "../../src/customers/Customers.js"
 
 /** Every service over the given storage, with the storage itself exposed for assertions. */
 export const servicesOver = <E>(storage: Layer.Layer<StoragePorts | SqlClient.SqlClient, E>) =>
@@ -316,7 +316,7 @@ interface Model {
   readonly namespace: string
 }
 interface Real {
-  readonly customers: Customers
+  readonly customers: CustomersShape
   readonly run: <A, E>(effect: Effect.Effect<A, E, Customers>) => Promise<A>
 }
 

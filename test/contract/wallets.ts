@@ -18,7 +18,7 @@ import type { StoragePorts } from "../../src/storage/Storage.js"
 import type { StoredEvent } from "../../src/kernel/Events.js"
 import { Outbox } from "../../src/platform/Outbox.js"
 import { Customers } from "../../src/customers/Customers.js"
-import { Wallets } from "../../src/wallets/Wallets.js"
+import { Wallets, type WalletsShape } from "../../src/wallets/Wallets.js"
 import { auditLedger } from "../support/audit.js"
 import { freshPhone, servicesOver } from "./customers.js"
 
@@ -234,7 +234,7 @@ const spendable = (w: ModelWallet, now: number) =>
     .filter((c) => !c.expired && c.remaining > 0 && now < c.expiresAt)
     .sort((a, b) => a.expiresAt - b.expiresAt || a.issuedAt - b.issuedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
-const attempt = <A>(real: Real, f: (w: Wallets) => Effect.Effect<A, { _tag: string }>) =>
+const attempt = <A>(real: Real, f: (w: WalletsShape) => Effect.Effect<A, { _tag: string }>) =>
   real.run(Effect.either(Effect.flatMap(Wallets, f)))
 
 /** The real wallet must show what the model holds. */

@@ -59,7 +59,7 @@ type Row = Record<string, unknown>
  *
  * @internal
  */
-export interface D1Handle {
+export interface D1HandleShape {
   readonly binding: D1DatabaseLike
   /**
    * Runs the statements (built with the client, compiled here) as one D1 batch: one transaction,
@@ -70,8 +70,8 @@ export interface D1Handle {
   ) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, SqlError>
 }
 
-/** @internal */
-export const D1Handle: Context.Tag<D1Handle, D1Handle> = Context.GenericTag<D1Handle>("customer360/D1Handle")
+/** The D1Handle service. @since 0.1.0 */
+export class D1Handle extends Context.Tag("customer360/D1Handle")<D1Handle, D1HandleShape>() {}
 
 /** D1 binds `null`, numbers, strings and byte arrays; it refuses `undefined` and `bigint`. */
 const toD1 = (value: unknown): unknown => {
@@ -124,7 +124,7 @@ const make = (binding: D1DatabaseLike) =>
       spanAttributes: [["db.system.name", "sqlite"]]
     })
 
-    const handle: D1Handle = {
+    const handle: D1HandleShape = {
       binding,
       batch: (statements) => {
         if (statements.length === 0) return Effect.succeed([])

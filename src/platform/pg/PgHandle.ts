@@ -14,9 +14,9 @@ import type pg from "pg"
 import * as Context from "effect/Context"
 
 /** @since 0.1.0 */
-export interface PgHandle {
+export interface PgHandleShape {
   readonly pool: pg.Pool
 }
 
-/** @since 0.1.0 */
-export const PgHandle: Context.Tag<PgHandle, PgHandle> = Context.GenericTag<PgHandle>("customer360/PgHandle")
+/** The PgHandle service. @since 0.1.0 */
+export class PgHandle extends Context.Tag("customer360/PgHandle")<PgHandle, PgHandleShape>() {}

@@ -17,12 +17,10 @@ import type * as Effect from "effect/Effect"
  *
  * @since 0.1.0
  */
-export interface SqliteHandle {
+export interface SqliteHandleShape {
   readonly db: Sqlite.Database
   readonly run: <A>(f: (db: Sqlite.Database) => A) => Effect.Effect<A, SqlError>
 }
 
-/** @since 0.1.0 */
-export const SqliteHandle: Context.Tag<SqliteHandle, SqliteHandle> = Context.GenericTag<SqliteHandle>(
-  "customer360/SqliteHandle"
-)
+/** The SqliteHandle service. @since 0.1.0 */
+export class SqliteHandle extends Context.Tag("customer360/SqliteHandle")<SqliteHandle, SqliteHandleShape>() {}
