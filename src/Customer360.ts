@@ -11,8 +11,9 @@ import type { StorageError, ValidationError } from "./kernel/Errors.js"
 import type { JobLeases } from "./platform/JobLeases.js"
 import type { Outbox } from "./platform/Outbox.js"
 import * as Config from "./kernel/Config.js"
-import * as Customers from "./customers/Customers.js"
-import * as Wallets from "./wallets/Wallets.js"
+import type * as Customers from "./customers/Customers.js"
+import * as Registry from "./modules.js"
+import type * as Wallets from "./wallets/Wallets.js"
 
 /**
  * Everything a host can use once the layer is built.
@@ -53,7 +54,7 @@ export const layer = <E, R>(
   options: Config.ConfigOptions = {}
 ): Layer.Layer<Services, E | StorageError | ValidationError, R> => {
   const config = Layer.effect(Config.Customer360Config, Config.make(options))
-  return Layer.mergeAll(Customers.layer, Wallets.layer).pipe(
+  return Registry.services.pipe(
     Layer.provideMerge(Layer.mergeAll(config, EventBus.layer)),
     Layer.provideMerge(storage)
   ) as Layer.Layer<Services | StoragePorts, E | StorageError | ValidationError, R>

@@ -1,50 +1,94 @@
 /**
- * The registry: every module of the library, in dependency order, and what each contributes —
- * migrations and its repository layer here; services, API groups, handlers, jobs and facade
- * namespaces where those are assembled (`Customer360.ts`, `http/`, `jobs/`, `Facade.ts`), each of
- * which reads this list. Adding a module means adding its folder and one entry here (README,
- * "Adding a module").
+ * The registry: every module of the library, in dependency order, and everything each contributes —
+ * its migrations, its repository layer (one SQL implementation for every engine), its service
+ * layer, its HTTP group and handlers, its part of the 360 view, its event channels and its
+ * Promise-facade namespace. Storage (`storage/Storage.ts`), the library layer (`Customer360.ts`),
+ * the HTTP API (`http/`) and the facade (`Facade.ts`) are composed from this file alone. Adding a
+ * module means adding its folder, its entry here and its place in {@link modules} (README, "Adding a
+ * module").
  *
  * @internal
  */
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as Layer from "effect/Layer"
-import * as CustomerMigrations from "./customers/Migrations.js"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { CustomersGroup } from "./customers/Api.js"
 import * as CustomerRepository from "./customers/CustomerRepository.js"
+import * as Customers from "./customers/Customers.js"
+import * as CustomersHttp from "./customers/Http.js"
+import * as CustomerMigrations from "./customers/Migrations.js"
+import { layerViewParts, type ViewPart, ViewParts } from "./customers/View360.js"
+import type { Channel } from "./kernel/Events.js"
 import * as PlatformMigrations from "./platform/sql/Migrations.js"
 import type { UnitOfWork } from "./platform/UnitOfWork.js"
+import { WalletsGroup } from "./wallets/Api.js"
+import * as WalletsHttp from "./wallets/Http.js"
 import * as WalletMigrations from "./wallets/Migrations.js"
 import * as WalletStore from "./wallets/WalletStore.js"
+import * as Wallets from "./wallets/Wallets.js"
+import * as WalletView from "./wallets/View.js"
 
-/** What a module contributes to storage. @internal */
-export interface StorageModule<Repositories> {
+/**
+ * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
+ * requirements are what it needs from the modules before it and from the platform.
+ *
+ * @internal
+ */
+export interface Module<Repositories, Services, ServicesIn, Group extends HttpApiGroup.HttpApiGroup.Any, HandlersIn> {
   readonly name: string
   /** Its migrations, ids in its own range (customers 0100–0199, wallets 0200–0299, …). */
   readonly migrations: PlatformMigrations.Migrations
   /** Its repositories: one SQL implementation over the client and the unit of work, every engine. */
   readonly repositories: Layer.Layer<Repositories, never, SqlClient.SqlClient | UnitOfWork>
+  /** Its services (the use cases: transactions, pure rules, events). */
+  readonly services: Layer.Layer<Services, never, ServicesIn>
+  /** Its HTTP endpoints, and the handlers that serve them over its services. */
+  readonly api: Group
+  readonly handlers: Layer.Layer<HttpApiGroup.ApiGroup<"customer360", HttpApiGroup.HttpApiGroup.Name<Group>>, never, HandlersIn>
+  /** Its parts of the 360 view, if any. */
+  readonly viewParts?: Effect.Effect<ReadonlyArray<ViewPart>, never, Services> | undefined
+  /** The outbox channels its events go to. */
+  readonly channels: ReadonlyArray<Channel>
 }
 
-/** @internal */
-export const customers: StorageModule<CustomerRepository.CustomerRepository> = {
+/** Customers (DOMAIN §2, docs/customers.md). @internal */
+export const customers = {
   name: "customers",
   migrations: CustomerMigrations.migrations,
-  repositories: CustomerRepository.layer
-}
+  repositories: CustomerRepository.layer,
+  services: Customers.layer,
+  api: CustomersGroup,
+  handlers: CustomersHttp.layer,
+  channels: ["customers"]
+} satisfies Module<any, any, any, typeof CustomersGroup, any>
 
-/** @internal */
-export const wallets: StorageModule<WalletStore.WalletStore> = {
+/** Wallets (DOMAIN §3, docs/wallets.md). @internal */
+export const wallets = {
   name: "wallets",
   migrations: WalletMigrations.migrations,
-  repositories: WalletStore.layer
-}
+  repositories: WalletStore.layer,
+  services: Wallets.layer,
+  api: WalletsGroup,
+  handlers: WalletsHttp.layer,
+  viewParts: WalletView.viewParts,
+  channels: ["wallets"]
+} satisfies Module<any, any, any, typeof WalletsGroup, any>
 
 /** Every module, in dependency order. @internal */
 export const modules = [customers, wallets] as const
 
+type AnyModule = (typeof modules)[number]
+
+type SuccessOf<L> = L extends Layer.Layer<infer A, infer _E, infer _R> ? A : never
+type ContextOf<L> = L extends Layer.Layer<infer _A, infer _E, infer R> ? R : never
+
 /** The repositories every module provides. @internal */
-export type ModuleRepositories = RepositoriesOf<(typeof modules)[number]>
-type RepositoriesOf<M> = M extends StorageModule<infer R> ? R : never
+export type ModuleRepositories = SuccessOf<AnyModule["repositories"]>
+/** The services every module provides. @internal */
+export type ModuleServices = SuccessOf<AnyModule["services"]>
+/** Every module's HTTP group. @internal */
+export type ModuleGroups = AnyModule["api"]
 
 /** Every migration: the platform's, then each module's. @internal */
 export const migrations: PlatformMigrations.Migrations = Object.assign(
@@ -52,3 +96,38 @@ export const migrations: PlatformMigrations.Migrations = Object.assign(
   PlatformMigrations.migrations,
   ...modules.map((m) => m.migrations)
 )
+
+/** Every module's repositories. @internal */
+export const repositories = Layer.mergeAll(
+  ...(modules.map((m) => m.repositories) as [AnyModule["repositories"], ...Array<AnyModule["repositories"]>])
+) as Layer.Layer<ModuleRepositories, never, SqlClient.SqlClient | UnitOfWork>
+
+/**
+ * Every module's services, with the 360 view's parts registered once they are all built.
+ *
+ * @internal
+ */
+export const services = Layer.effectDiscard(Effect.gen(function*() {
+  const parts = yield* ViewParts
+  for (const m of modules) {
+    if ("viewParts" in m) parts.register(yield* m.viewParts)
+  }
+})).pipe(
+  Layer.provideMerge(Layer.mergeAll(...(modules.map((m) => m.services) as [AnyModule["services"], ...Array<AnyModule["services"]>]))),
+  Layer.provideMerge(layerViewParts)
+) as Layer.Layer<
+  ModuleServices | ViewParts,
+  never,
+  Exclude<ContextOf<AnyModule["services"]>, ModuleServices | ViewParts>
+>
+
+/** Every module's HTTP handlers. @internal */
+export const handlers = Layer.mergeAll(
+  ...(modules.map((m) => m.handlers) as [AnyModule["handlers"], ...Array<AnyModule["handlers"]>])
+) as Layer.Layer<SuccessOf<AnyModule["handlers"]>, never, ContextOf<AnyModule["handlers"]>>
+
+/** Every module's HTTP groups, in order. @internal */
+export const groups: ReadonlyArray<ModuleGroups> = modules.map((m) => m.api)
+
+/** Every channel an event can be published to. @internal */
+export const channels: ReadonlyArray<Channel> = modules.flatMap((m) => m.channels)

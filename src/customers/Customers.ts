@@ -35,6 +35,7 @@ import { type CustomerChanges, CustomerRepository } from "./CustomerRepository.j
 import { EventPublisher } from "../platform/EventPublisher.js"
 import { Transactions } from "../platform/Transactions.js"
 import { Customer360Config } from "../kernel/Config.js"
+import { type Customer360View, ViewParts } from "./View360.js"
 
 /**
  * The customer service. Every method takes `unknown` input and validates it: bad input fails with
@@ -79,6 +80,14 @@ export interface CustomersShape {
   readonly delete: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
   /** Searches by phone fragment or name (see `SearchQuery`), newest first. */
   readonly search: (query: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
+  /**
+   * The 360 view of the customer holding the phone (any format): the profile and every module's
+   * part (the wallet and its 20 latest ledger entries, …), read concurrently; `CustomerNotFound`
+   * when no customer holds the phone. See docs/customers.md#the-360-view.
+   */
+  readonly view360: (
+    phone: string
+  ) => Effect.Effect<Customer360View, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
 }
 
 /** The Customers service. @since 0.1.0 */
@@ -109,6 +118,7 @@ export const make = Effect.gen(function*() {
   const tx = yield* Transactions
   const events = yield* EventPublisher
   const config = yield* Customer360Config
+  const parts = yield* ViewParts
 
   const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
 
@@ -264,7 +274,23 @@ export const make = Effect.gen(function*() {
       return { items, total, page, limit }
     })
 
-  return Customers.of(withSpans("Customers", { create, getOrCreate, findByPhone, findById, get, update, delete: remove, search }))
+  const view360: CustomersShape["view360"] = (raw) =>
+    Effect.gen(function*() {
+      const found = yield* findByPhone(raw)
+      if (Option.isNone(found)) return yield* new CustomerNotFound({ by: "phone", value: String(raw) })
+      const customer = found.value
+      const current = parts.current()
+      const loaded = yield* Effect.forEach(current, (part) => part.load(customer), { concurrency: "unbounded" })
+      const view: Record<string, unknown> = { customer }
+      current.forEach((part, i) => {
+        view[part.name] = loaded[i]
+      })
+      return view as Customer360View
+    })
+
+  return Customers.of(
+    withSpans("Customers", { create, getOrCreate, findByPhone, findById, get, update, delete: remove, search, view360 })
+  )
 })
 
 /**
@@ -272,5 +298,9 @@ export const make = Effect.gen(function*() {
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Customers, never, CustomerRepository | Transactions | EventPublisher | Customer360Config> =
+export const layer: Layer.Layer<
+  Customers,
+  never,
+  CustomerRepository | Transactions | EventPublisher | Customer360Config | ViewParts
+> =
   Layer.effect(Customers, make)

@@ -11,7 +11,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { StorageError } from "../kernel/Errors.js"
-import { migrations, type ModuleRepositories, modules } from "../modules.js"
+import { migrations, type ModuleRepositories, repositories } from "../modules.js"
 import type { EventPublisher } from "../platform/EventPublisher.js"
 import type { JobLeases } from "../platform/JobLeases.js"
 import { Outbox } from "../platform/Outbox.js"
@@ -59,7 +59,7 @@ export const ports: Layer.Layer<Exclude<StoragePorts, UnitOfWork.UnitOfWork>, ne
     UnitOfWork.portsLayer,
     Layer.effect(Outbox, Effect.map(OutboxSql.make, Context.get(Outbox))),
     JobLeasesSql.layer,
-    ...modules.map((m) => m.repositories)
+    repositories
   ) as Layer.Layer<Exclude<StoragePorts, UnitOfWork.UnitOfWork>, never, SqlClient.SqlClient | UnitOfWork.UnitOfWork>
 
 /**

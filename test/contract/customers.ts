@@ -18,14 +18,14 @@ import type { CustomerCreated, StoredEvent } from "../../src/kernel/Events.js"
 import type { Phone } from "../../src/kernel/Phone.js"
 import { CustomerRepository } from "../../src/customers/CustomerRepository.js"
 import * as Config from "../../src/kernel/Config.js"
-import * as CustomersService from "../../src/customers/Customers.js"
+import * as Registry from "../../src/modules.js"
 import * as WalletsService from "../../src/wallets/Wallets.js"
 import { Outbox } from "../../src/platform/Outbox.js"
 import { Customers, type CustomersShape } from "../../src/customers/Customers.js"
 
 /** Every service over the given storage, with the storage itself exposed for assertions. */
 export const servicesOver = <E>(storage: Layer.Layer<StoragePorts | SqlClient.SqlClient, E>) =>
-  Layer.mergeAll(CustomersService.layer, WalletsService.layer).pipe(
+  Registry.services.pipe(
     Layer.provideMerge(Layer.mergeAll(Config.layerDefault, EventBus.layer)),
     Layer.provideMerge(storage)
   )

@@ -1,0 +1,71 @@
+/**
+ * The customers module's HTTP endpoints (`/api/customers…`), each with the role it requires
+ * declared once (docs/customers.md).
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { Authentication, IdParam, Instant, IntFromString, withRole } from "../platform/http/HttpKit.js"
+import { CreateCustomerInput, Customer, CustomerPatch } from "./Customer.js"
+
+/**
+ * A customer as JSON: the fields of `Customer`, instants as ISO strings.
+ *
+ * @since 0.1.0
+ */
+export const CustomerJson = Schema.Struct({
+  ...Customer.fields,
+  lastPurchaseAt: Schema.NullOr(Instant),
+  createdAt: Instant,
+  updatedAt: Instant
+}).annotations({ identifier: "Customer" })
+
+/** A page of customers, newest first. @since 0.1.0 */
+export const CustomerPage = Schema.Struct({
+  items: Schema.Array(CustomerJson),
+  total: Schema.Int,
+  page: Schema.Int,
+  limit: Schema.Int
+}).annotations({ identifier: "CustomerPage" })
+
+/** `/api/customers…`. @since 0.1.0 */
+export class CustomersGroup extends HttpApiGroup.make("customers")
+  .add(
+    HttpApiEndpoint.post("create", "/customers")
+      .setPayload(Schema.encodedSchema(CreateCustomerInput))
+      .addSuccess(CustomerJson, { status: 201 })
+      .pipe(withRole("staff", "Create a customer"))
+  )
+  .add(
+    HttpApiEndpoint.get("search", "/customers/search")
+      .setUrlParams(Schema.Struct({
+        q: Schema.optional(Schema.String),
+        page: Schema.optional(IntFromString),
+        limit: Schema.optional(IntFromString)
+      }))
+      .addSuccess(CustomerPage)
+      .annotate(OpenApi.Summary, "Search by phone fragment or name, newest first")
+  )
+  .add(
+    HttpApiEndpoint.get("recent", "/customers/recent")
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(IntFromString) }))
+      .addSuccess(CustomerPage)
+      .annotate(OpenApi.Summary, "The newest customers")
+  )
+  .add(
+    HttpApiEndpoint.put("update")`/customers/${IdParam}`
+      .setPayload(Schema.encodedSchema(CustomerPatch))
+      .addSuccess(CustomerJson)
+      .pipe(withRole("staff", "Update a customer"))
+  )
+  .add(
+    HttpApiEndpoint.del("delete")`/customers/${IdParam}`
+      .addSuccess(CustomerJson)
+      .pipe(withRole("manager", "Soft-delete a customer: status becomes inactive"))
+  )
+  .middleware(Authentication)
+  .prefix("/api")
+{}
