@@ -19,14 +19,12 @@ import * as Scope from "effect/Scope"
 import { EventBus } from "./platform/EventBus.js"
 import type { StoragePorts } from "./storage/Storage.js"
 import * as Library from "./Customer360.js"
-import type { Customer, CustomerPatch, Page } from "./customers/Customer.js"
+import * as Registry from "./modules.js"
 import { StorageError, ValidationError } from "./kernel/Errors.js"
 import type { Channel, StoredEvent } from "./kernel/Events.js"
 import * as Phone from "./kernel/Phone.js"
-import { Customers, type CustomersShape } from "./customers/Customers.js"
 import * as Relay from "./platform/Relay.js"
-import { type DepositInput, type IssueCreditInput, type TransactionsPage, Wallets, type WalletsShape, type WithdrawInput } from "./wallets/Wallets.js"
-import type { CreditResult, DepositResult, WalletView, WithdrawResult } from "./wallets/Wallet.js"
+import { Wallets } from "./wallets/Wallets.js"
 import * as Fiber from "effect/Fiber"
 
 /**
@@ -55,77 +53,29 @@ export interface Customer360Options {
 }
 
 /**
- * The wallet operations of the facade, by the customer's phone in any format.
+ * The wallet operations of the facade, by the customer's phone in any format: those of the
+ * `Wallets` service (see its documentation), as Promises. Expiry is under `jobs`.
  *
  * @since 0.1.0
  */
-export interface WalletsApi {
-  /** `{ balance, virtualBalance, available, credits }` as of now; rejects `CustomerNotFound`. */
-  readonly get: (phone: string) => Promise<WalletView>
-  /** Rejects `InvalidAmount`, `IdempotencyConflict`, `CustomerNotFound`. */
-  readonly deposit: (input: DepositInput) => Promise<DepositResult>
-  /** Credits first (earliest expiry first), then real money; rejects `InsufficientFunds` changing nothing. */
-  readonly withdraw: (input: WithdrawInput) => Promise<WithdrawResult>
-  readonly issueVirtualCredit: (input: IssueCreditInput) => Promise<CreditResult>
-  /** Ledger entries, newest first, `{ items, nextCursor }`. */
-  readonly transactions: (phone: string, options?: { limit?: number; cursor?: string | null }) => Promise<TransactionsPage>
-}
+export type WalletsApi = Registry.ModuleFacades["wallets"]
 
 /**
- * The customer operations of the facade. Inputs are checked at run time, so plain JavaScript
- * callers get the same guarantees as typed ones.
+ * The customer operations of the facade: those of the `Customers` service (see its documentation),
+ * as Promises — `findByPhone` and `findById` resolve to the customer or `null`, and `view(phone)`
+ * is the service's `view360`. Inputs are checked at run time, so plain JavaScript callers get the
+ * same guarantees as typed ones.
  *
  * @since 0.1.0
  */
-export interface CustomersApi {
-  /** Creates a customer; rejects `CustomerExists` when the phone or e-mail is taken. */
-  readonly create: (input: {
-    phone: string
-    name: string
-    email?: string | null
-    address?: string | null
-    city?: string | null
-    province?: string | null
-    birthDate?: string | null
-    gender?: "male" | "female" | "other" | null
-    notes?: string | null
-    type?: "walk-in" | "member" | "vip"
-    source?: "customer_hub" | "ticket" | "bank_transfer" | "import"
-  }) => Promise<Customer>
-  /** The customer for the phone, created when there is none; `created` says which. */
-  readonly getOrCreate: (input: {
-    phone: string
-    name?: string | null
-    source: "customer_hub" | "ticket" | "bank_transfer" | "import"
-  }) => Promise<{ customer: Customer; created: boolean }>
-  /** The customer holding the phone (any format), or `null`. Rejects `InvalidPhone` for a non-phone. */
-  readonly findByPhone: (phone: string) => Promise<Customer | null>
-  /** The customer with the id, or `null`. */
-  readonly findById: (id: string) => Promise<Customer | null>
-  /** Partial update; rejects `CustomerNotFound`, `CustomerExists`, `InvalidPhone`, `ValidationError`. */
-  readonly update: (id: string, patch: CustomerPatch) => Promise<Customer>
-  /** Soft delete (status `inactive`); returns the customer. */
-  readonly delete: (id: string) => Promise<Customer>
-  /** Phone-fragment or accent-insensitive name search, newest first, paginated. */
-  readonly search: (query?: {
-    q?: string
-    page?: number
-    limit?: number
-    type?: Customer["type"] | ReadonlyArray<Customer["type"]>
-    status?: Customer["status"] | ReadonlyArray<Customer["status"]>
-    tier?: Customer["tier"] | ReadonlyArray<Customer["tier"]>
-    membershipLevel?: Customer["membershipLevel"] | ReadonlyArray<Customer["membershipLevel"]>
-  }) => Promise<Page<Customer>>
-}
+export type CustomersApi = Registry.ModuleFacades["customers"]
 
 /**
  * A running library instance. Call `close()` when done: it closes the database.
  *
  * @since 0.1.0
  */
-export interface Customer360 {
-  readonly customers: CustomersApi
-  readonly wallets: WalletsApi
+export type Customer360 = Registry.ModuleFacades & {
   readonly jobs: {
     /** Expires the credits due at the configured clock's now: `{ expired, amount }`. */
     readonly expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => Promise<{ expired: number; amount: number }>
@@ -200,6 +150,27 @@ const storageLayer = async (
 }
 
 /**
+ * A service's operations as Promise-returning functions (the facade namespace of its module): each
+ * runs its `Effect` on the library's runtime; an `Option` result becomes the value or `null`.
+ */
+const promised = (
+  service: Record<string, unknown>,
+  entry: Registry.FacadeEntry,
+  execute: (effect: Effect.Effect<unknown, unknown>) => Promise<unknown>
+) => {
+  const namespace: Record<string, (...args: Array<any>) => Promise<unknown>> = {}
+  for (const [name, operation] of Object.entries(service)) {
+    if (typeof operation !== "function" || entry.omit.includes(name)) continue
+    namespace[entry.rename[name] ?? name] = (...args) =>
+      execute(Effect.map(
+        Effect.suspend(() => operation(...args) as Effect.Effect<unknown, unknown>),
+        (value) => (Option.isOption(value) ? Option.getOrNull(value) : value)
+      ))
+  }
+  return namespace
+}
+
+/**
  * Opens the database, runs its migrations and returns the library. Rejects `ValidationError` for
  * bad options and `StorageError` when the database cannot be opened.
  *
@@ -242,7 +213,7 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
 
   let closed = false
   const subscriptions = new Set<Scope.CloseableScope>()
-  const execute = <A>(effect: Effect.Effect<A, unknown, Customers | Wallets>): Promise<A> => {
+  const execute = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => {
     if (closed) {
       return Promise.reject(new StorageError({ reason: "unavailable", operation: "a call after close()" }))
     }
@@ -251,27 +222,17 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
       throw rejection(exit.cause)
     })
   }
-  const run = <A>(f: (customers: CustomersShape) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Customers, f))
-  const wallet = <A>(f: (wallets: WalletsShape) => Effect.Effect<A, unknown>): Promise<A> => execute(Effect.flatMap(Wallets, f))
-
-  const customers: CustomersApi = {
-    create: (input) => run((s) => s.create(input)),
-    getOrCreate: (input) => run((s) => s.getOrCreate(input)),
-    findByPhone: (phone) => run((s) => Effect.map(s.findByPhone(phone), Option.getOrNull)),
-    findById: (id) => run((s) => Effect.map(s.findById(id), Option.getOrNull)),
-    update: (id, patch) => run((s) => s.update(id, patch)),
-    delete: (id) => run((s) => s.delete(id)),
-    search: (query) => run((s) => s.search(query ?? {}))
+  // Every module's namespace, from the registry: its service's operations as Promises.
+  const namespaces: Record<string, Record<string, (...args: Array<any>) => Promise<unknown>>> = {}
+  for (const m of Registry.modules) {
+    const entry: Registry.FacadeEntry | undefined = m.facade
+    if (entry === undefined) continue
+    namespaces[entry.namespace] = promised(await runtime.runPromise(entry.service), entry, execute)
   }
-
-  const wallets: WalletsApi = {
-    get: (phone) => wallet((w) => w.get(phone)),
-    deposit: (input) => wallet((w) => w.deposit(input)),
-    withdraw: (input) => wallet((w) => w.withdraw(input)),
-    issueVirtualCredit: (input) => wallet((w) => w.issueVirtualCredit(input)),
-    transactions: (phone, options) => wallet((w) => w.transactions(phone, options ?? {}))
+  const wallets = await runtime.runPromise(Wallets)
+  const jobs = {
+    expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => execute(wallets.expireCredits(options ?? {}))
   }
-  const jobs = { expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => wallet((w) => w.expireCredits(options ?? {})) }
 
   // The relay runs while this instance has subscribers; its checkpoint survives restarts.
   let relay: Fiber.RuntimeFiber<never, unknown> | undefined
@@ -310,8 +271,7 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   }
 
   return {
-    customers,
-    wallets,
+    ...(namespaces as Registry.ModuleFacades),
     jobs,
     events: { subscribe },
     close: async () => {

@@ -11,8 +11,10 @@
  */
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
 import { CustomersGroup } from "./customers/Api.js"
 import * as CustomerRepository from "./customers/CustomerRepository.js"
 import * as Customers from "./customers/Customers.js"
@@ -50,6 +52,19 @@ export interface Module<Repositories, Services, ServicesIn, Group extends HttpAp
   readonly viewParts?: Effect.Effect<ReadonlyArray<ViewPart>, never, Services> | undefined
   /** The outbox channels its events go to. */
   readonly channels: ReadonlyArray<Channel>
+  /**
+   * Its namespace of the Promise facade: the service's operations as Promise-returning functions
+   * (see `Facade.ts`), with some renamed or left out.
+   */
+  readonly facade?: FacadeEntry | undefined
+}
+
+/** How a module's service appears in the Promise facade. @internal */
+export interface FacadeEntry {
+  readonly namespace: string
+  readonly service: Context.Tag<any, any>
+  readonly rename: Readonly<Record<string, string>>
+  readonly omit: ReadonlyArray<string>
 }
 
 /** Customers (DOMAIN §2, docs/customers.md). @internal */
@@ -60,7 +75,8 @@ export const customers = {
   services: Customers.layer,
   api: CustomersGroup,
   handlers: CustomersHttp.layer,
-  channels: ["customers"]
+  channels: ["customers"],
+  facade: { namespace: "customers", service: Customers.Customers, rename: { view360: "view" }, omit: [] } as const
 } satisfies Module<any, any, any, typeof CustomersGroup, any>
 
 /** Wallets (DOMAIN §3, docs/wallets.md). @internal */
@@ -72,7 +88,9 @@ export const wallets = {
   api: WalletsGroup,
   handlers: WalletsHttp.layer,
   viewParts: WalletView.viewParts,
-  channels: ["wallets"]
+  channels: ["wallets"],
+  // expiry is a job: the facade has it under `jobs`
+  facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits"] } as const
 } satisfies Module<any, any, any, typeof WalletsGroup, any>
 
 /** Every module, in dependency order. @internal */
@@ -131,3 +149,32 @@ export const groups: ReadonlyArray<ModuleGroups> = modules.map((m) => m.api)
 
 /** Every channel an event can be published to. @internal */
 export const channels: ReadonlyArray<Channel> = modules.flatMap((m) => m.channels)
+
+/**
+ * A service's operations as Promise-returning functions: the same parameters; the success value of
+ * the `Effect`, an `Option` becoming `A | null`; a typed failure becomes the rejection.
+ *
+ * @internal
+ */
+export type Promised<S> = {
+  readonly [K in keyof S]: S[K] extends (...args: infer A) => Effect.Effect<infer R, infer _E, infer _C>
+    ? (...args: A) => Promise<R extends Option.Option<infer X> ? X | null : R>
+    : never
+}
+
+type Renamed<S, R> = { readonly [K in keyof S as K extends keyof R ? (R[K] extends string ? R[K] : K) : K]: S[K] }
+
+type FacadeOf<M> = M extends {
+  readonly facade: {
+    readonly namespace: infer N extends string
+    readonly service: Context.Tag<any, infer S>
+    readonly rename: infer R
+    readonly omit: ReadonlyArray<infer O extends string>
+  }
+} ? { readonly [K in N]: Promised<Renamed<Omit<S, O>, R>> }
+  : unknown
+
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
+
+/** Every module's facade namespace, by name. @internal */
+export type ModuleFacades = Intersection<FacadeOf<AnyModule>>

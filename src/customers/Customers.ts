@@ -79,7 +79,7 @@ export interface CustomersShape {
   /** Soft delete: the status becomes `inactive`; profile, phone and history stay. Idempotent. */
   readonly delete: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
   /** Searches by phone fragment or name (see `SearchQuery`), newest first. */
-  readonly search: (query: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
+  readonly search: (query?: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
   /**
    * The 360 view of the customer holding the phone (any format): the profile and every module's
    * part (the wallet and its 20 latest ledger entries, …), read concurrently; `CustomerNotFound`

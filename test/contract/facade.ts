@@ -220,6 +220,19 @@ describe(name, () => {
     expect(await c360.jobs.expireCredits()).toMatchObject({ expired: expect.any(Number) })
   })
 
+  it("customers.view(phone): the profile, the wallet and its latest entries in one call; CustomerNotFound for an unknown phone", async () => {
+    const phone = freshPhone()
+    const customer = await c360.customers.create({ phone, name: "Viewed" })
+    await c360.wallets.deposit({ phone, amount: 7_000, reference: `fv-${phone}-d`, source: "manual" })
+    await c360.wallets.issueVirtualCredit({ phone, amount: 3_000, reason: "BOOM", reference: `fv-${phone}-c` })
+    const view = await c360.customers.view(`+84 ${phone.slice(1)}`)
+    expect(view.customer.id).toBe(customer.id)
+    expect(view.wallet).toMatchObject({ balance: 7_000, virtualBalance: 3_000, available: 10_000 })
+    expect(view.transactions.items.map((e) => e.kind)).toEqual(["credit_issued", "deposit"])
+    await expect(c360.customers.view(freshPhone())).rejects.toMatchObject({ _tag: "CustomerNotFound" })
+    await expect(c360.customers.view("not a phone")).rejects.toMatchObject({ _tag: "InvalidPhone" })
+  })
+
   it("wallets: a Date the caller passed or was given is the caller's: changing it changes no credit", async () => {
     const phone = freshPhone()
     await c360.customers.create({ phone, name: "Dates" })
