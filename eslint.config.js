@@ -1,5 +1,11 @@
 import tseslint from "typescript-eslint"
 
+/** The house's boundaries (README, "Layout"), as import rules. */
+const boundary = (message, regex) => ({
+  "no-restricted-imports": ["error", { patterns: [{ regex, message }] }]
+})
+const MODULE_FOLDERS = ["customers", "wallets"]
+
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".data/**", ".scratch/**"] },
   ...tseslint.configs.recommended,
@@ -15,5 +21,30 @@ export default tseslint.config(
   {
     files: ["examples/**", "bench/**", "scripts/**", "test/support/**"],
     rules: { "no-console": "off" }
+  },
+  // The kernel imports nothing of the project.
+  { files: ["src/kernel/**/*.ts"], rules: boundary("src/kernel imports nothing of the project but itself", "^\\.\\./") },
+  // The platform imports only the kernel.
+  {
+    files: ["src/platform/*.ts"],
+    rules: boundary("src/platform imports only src/kernel and itself", "^\\.\\./(?!kernel/)")
+  },
+  {
+    files: ["src/platform/*/*.ts"],
+    rules: boundary("src/platform imports only src/kernel and itself", "^\\.\\./\\.\\./(?!kernel/)")
+  },
+  // A module reaches the platform and the kernel, and another module only through its index.ts;
+  // never the registry or what is assembled from it.
+  {
+    files: MODULE_FOLDERS.map((m) => `src/${m}/*.ts`),
+    rules: boundary(
+      "a module imports src/kernel, src/platform, itself, and other modules only through their index.ts",
+      `^\\.\\./(?!kernel/|platform/|(?:${MODULE_FOLDERS.join("|")})/index\\.js$)`
+    )
+  },
+  // A model (pure rules) imports only the kernel.
+  {
+    files: ["src/customers/Customer.ts", "src/wallets/Wallet.ts"],
+    rules: boundary("a model imports only src/kernel", "^\\.\\.?/(?!kernel/)")
   }
 )

@@ -6,3 +6,4 @@
 export { Customer, CustomerExists, CustomerId, CustomerNotFound, isCanonicalText, Text } from "./Customer.js"
 export { CustomerRepository, memoKeys } from "./CustomerRepository.js"
 export { Customers } from "./Customers.js"
+export { type Customer360View, type View360Parts, type ViewPart, ViewParts } from "./View360.js"

@@ -4,8 +4,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { Customer } from "../customers/index.js"
-import type { ViewPart } from "../customers/View360.js"
+import type { Customer, ViewPart } from "../customers/index.js"
 import { StorageError } from "../kernel/Errors.js"
 import type { WalletView } from "./Wallet.js"
 import { type TransactionsPage, Wallets } from "./Wallets.js"
