@@ -23,9 +23,11 @@ import * as CustomerMigrations from "./customers/Migrations.js"
 import { layerViewParts, type ViewPart, ViewParts } from "./customers/View360.js"
 import type { Channel } from "./kernel/Events.js"
 import * as PlatformMigrations from "./platform/sql/Migrations.js"
+import type { ScheduledJob } from "./platform/ScheduledJob.js"
 import type { UnitOfWork } from "./platform/UnitOfWork.js"
 import { WalletsGroup } from "./wallets/Api.js"
 import * as WalletsHttp from "./wallets/Http.js"
+import * as WalletJobs from "./wallets/Jobs.js"
 import * as WalletMigrations from "./wallets/Migrations.js"
 import * as WalletStore from "./wallets/WalletStore.js"
 import * as Wallets from "./wallets/Wallets.js"
@@ -57,6 +59,8 @@ export interface Module<Repositories, Services, ServicesIn, Group extends HttpAp
    * (see `Facade.ts`), with some renamed or left out.
    */
   readonly facade?: FacadeEntry | undefined
+  /** Its scheduled jobs, by the key of their options in `JobsOptions` (`expiry` for `expire-credits`). */
+  readonly jobs?: Readonly<Record<string, ScheduledJob<string, any, any>>> | undefined
 }
 
 /** How a module's service appears in the Promise facade. @internal */
@@ -90,7 +94,8 @@ export const wallets = {
   viewParts: WalletView.viewParts,
   channels: ["wallets"],
   // expiry is a job: the facade has it under `jobs`
-  facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits"] } as const
+  facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits"] } as const,
+  jobs: { expiry: WalletJobs.expireCredits }
 } satisfies Module<any, any, any, typeof WalletsGroup, any>
 
 /** Every module, in dependency order. @internal */
@@ -178,3 +183,20 @@ type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: 
 
 /** Every module's facade namespace, by name. @internal */
 export type ModuleFacades = Intersection<FacadeOf<AnyModule>>
+
+type JobsOf<M> = M extends { readonly jobs: infer J } ? J[keyof J] : never
+
+/** Every module's scheduled job. @internal */
+export type ModuleJob = JobsOf<AnyModule>
+
+/**
+ * Every module's scheduled job, with the key of its options in `JobsOptions`.
+ *
+ * @internal
+ */
+export const jobs: ReadonlyArray<{ readonly optionsKey: string; readonly job: ModuleJob }> = modules.flatMap((m) =>
+  "jobs" in m ? Object.entries(m.jobs).map(([optionsKey, job]) => ({ optionsKey, job })) : []
+)
+
+/** What the modules' jobs need: their modules' services. @internal */
+export type ModuleJobServices = ModuleJob extends ScheduledJob<string, any, infer R> ? R : never

@@ -108,11 +108,15 @@ const runForever = Effect.gen(function*() {
   const config = yield* Config.Customer360Config
   yield* Effect.logInfo(
     `runner=started holder=${holder} database=${databaseUrl !== undefined ? "postgresql" : "sqlite"} ` +
-      `sink=${webhookUrl !== undefined ? "webhook" : "log"} expire-credits="${Jobs.expireCreditsCron}" ` +
+      `sink=${webhookUrl !== undefined ? "webhook" : "log"} ` +
+      Jobs.schedules.map(({ cron, job }) => `${job}="${cron}" `).join("") +
       `time_zone=${config.timeZone} relay_poll_ms=${pollMs}`
   )
   yield* Effect.all([
-    Effect.schedule(runLogged("expire-credits", LogLevel.Info), Schedule.cron(Jobs.expireCreditsCron, config.timeZone)),
+    // every module's job on its own cron, in the business time zone; the relay continuously
+    ...Jobs.schedules.map(({ cron, job }) =>
+      Effect.schedule(runLogged(job, LogLevel.Info), Schedule.cron(cron, config.timeZone))
+    ),
     Effect.repeat(runLogged("relay", LogLevel.Debug), Schedule.spaced(Duration.millis(pollMs)))
   ], { concurrency: "unbounded", discard: true })
   return 0

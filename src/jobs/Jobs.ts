@@ -41,7 +41,8 @@ import { Outbox } from "../platform/Outbox.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
 import { withSpans } from "../kernel/Spans.js"
 import * as Relay from "../platform/Relay.js"
-import { Wallets } from "../wallets/Wallets.js"
+import * as Registry from "../modules.js"
+import * as WalletJobs from "../wallets/Jobs.js"
 
 /** @since 0.1.0 */
 export { EventDeliveryFailed, EventSink } from "../platform/EventSink.js"
@@ -67,10 +68,20 @@ export { layer as logSink } from "../platform/sinks/LogSink.js"
  *
  * @since 0.1.0
  */
-export type JobName = "expire-credits" | "relay"
+export type JobName = Registry.ModuleJob["name"] | "relay"
 
-/** @since 0.1.0 */
-export const jobNames: ReadonlyArray<JobName> = ["expire-credits", "relay"]
+/** Every job: each module's (the registry), then the relay. @since 0.1.0 */
+export const jobNames: ReadonlyArray<JobName> = [...Registry.jobs.map(({ job }) => job.name), "relay"]
+
+/**
+ * When each module's job runs: its cron expression, read in the configured time zone. (The relay
+ * runs continuously, at the runner's poll interval.)
+ *
+ * @since 0.1.0
+ */
+export const schedules: ReadonlyArray<{ readonly job: JobName; readonly cron: string }> = Registry.jobs.map((
+  { job }
+) => ({ job: job.name, cron: job.cron }))
 
 /** @since 0.1.0 */
 export const isJobName = (name: string): name is JobName => (jobNames as ReadonlyArray<string>).includes(name)
@@ -81,7 +92,7 @@ export const isJobName = (name: string): name is JobName => (jobNames as Readonl
  *
  * @since 0.1.0
  */
-export const expireCreditsCron = "0 * * * *"
+export const expireCreditsCron: string = WalletJobs.expireCreditsCron
 
 /**
  * What one run did. `ok` carries the job's counts (`expired` and `amount` for `expire-credits`,
@@ -257,7 +268,7 @@ export const make = (options: JobsOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* decodeOptions(options)
     const leases = yield* JobLeases
-    const wallets = yield* Wallets
+    const context = yield* Effect.context<Registry.ModuleJobServices>()
     const outbox = yield* Outbox
     const sink = yield* EventSink
     const ttlMs = config.leaseTtlMs ?? 30_000
@@ -337,14 +348,16 @@ export const make = (options: JobsOptions = {}) =>
         )
       })
 
-    const expireCredits = reported(
-      "expire-credits",
-      "expire-credits",
-      wallets.expireCredits({
-        batchSize: config.expiry?.batchSize ?? 5000,
-        maxBatches: config.expiry?.maxBatches ?? Number.MAX_SAFE_INTEGER
-      })
-    )
+    // Each module's job, reported and exclusive under its own name; its options are its key's in JobsOptions.
+    const moduleJobs = Object.fromEntries(Registry.jobs.map(({ job, optionsKey }) => [
+      job.name,
+      reported(
+        job.name,
+        job.name,
+        Effect.provide(job.run((config as Record<string, unknown>)[optionsKey] as never), context)
+      )
+    ])) as Record<Registry.ModuleJob["name"], Effect.Effect<JobReport>>
+    const expireCredits = moduleJobs["expire-credits"]
 
     const relayOptions: Relay.RelayOptions = {
       name: config.relay?.name ?? "jobs",
@@ -367,7 +380,7 @@ export const make = (options: JobsOptions = {}) =>
     }).pipe(Effect.provideService(Outbox, outbox))
     const relay = reported("relay", `relay:${relayOptions.name}`, relayRun)
 
-    const named: Record<JobName, Effect.Effect<JobReport>> = { "expire-credits": expireCredits, relay }
+    const named: Record<JobName, Effect.Effect<JobReport>> = { ...moduleJobs, relay }
     return Jobs.of({
       expireCredits: Effect.withSpan(expireCredits, "customer360.Jobs.expireCredits"),
       relay: Effect.withSpan(relay, "customer360.Jobs.relay"),
@@ -398,4 +411,5 @@ export const make = (options: JobsOptions = {}) =>
  */
 export const layer = (
   options: JobsOptions = {}
-): Layer.Layer<Jobs, ValidationError, JobLeases | Wallets | Outbox | EventSink> => Layer.effect(Jobs, make(options))
+): Layer.Layer<Jobs, ValidationError, JobLeases | Registry.ModuleJobServices | Outbox | EventSink> =>
+  Layer.effect(Jobs, make(options))

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { type CustomerNotFound, isCanonicalText, Text } from "../customers/index.js"
 import { StorageError, ValidationError } from "../kernel/Errors.js"
+import type * as Events from "../kernel/Events.js"
 import type { DomainEvent } from "../kernel/Events.js"
 import { encodeId } from "../kernel/Ids.js"
 import { InvalidAmount, type Money, money } from "../kernel/Money.js"
@@ -42,8 +43,8 @@ import type { NewEntry, WalletChange } from "./WalletStore.js"
 import { WalletStore } from "./WalletStore.js"
 import { Customer360Config } from "../kernel/Config.js"
 
-/** The event of one credit's expiry (re-exported from the events module). @since 0.1.0 */
-export type { WalletCreditExpired } from "../kernel/Events.js"
+/** The event of one credit's expiry (the events module's). @since 0.1.0 */
+export type WalletCreditExpired = Events.WalletCreditExpired
 
 /**
  * Input of `deposit`. `reference` is the idempotency key (a bank transaction id, a receipt
