@@ -20,7 +20,7 @@
  *    with their ledger entries) are bulk-loaded with set-based SQL into the library-migrated schema;
  *    every figure is about the library's withdrawals, and half of them spend a credit (checked).
  *    Diagnostics: the machine's CPU time (all processes, /proc/stat) per withdrawal and per TPC-B
- *    transaction; and, after the rounds, the library's write statement alone (`c360_wallet_write`
+ *    transaction; and, after the rounds, the library's write statement alone (`c360_wallet_write_many`
  *    with a payload of the library's sizes, a withdrawal from the real balance planned in SQL on the
  *    wallet's current version) driven by pgbench's C client, next to TPC-B right after it — what
  *    the database side of a withdrawal costs without the Node process beside it.
@@ -545,7 +545,7 @@ const machineCpuPerOp = (before: ReturnType<typeof machineCpu>, ops: number): nu
 }
 
 /**
- * For the part [2] diagnostic: one library write (`c360_wallet_write`, as the library calls it) of a
+ * For the part [2] diagnostic: one library write (`c360_wallet_write_many` with one write, as the library calls it) of a
  * 1,000 đồng withdrawal from wallet k's real balance, planned in SQL on the wallet's current version,
  * with an idempotency record, a ledger entry and an outbox event of the sizes the library writes.
  */
@@ -557,7 +557,7 @@ const statementOnlyFunction = `CREATE OR REPLACE FUNCTION c360_bench_write(k int
     v bigint; b bigint;
   BEGIN
     SELECT version, balance INTO v, b FROM c360_wallets WHERE customer_id = cus;
-    RETURN c360_wallet_write(jsonb_build_object(
+    RETURN (c360_wallet_write_many(jsonb_build_array(jsonb_build_object(
       'customer', cus, 'phone', '09' || lpad((k + 1)::text, 8, '0'), 'version', v, 'balance', b - 1000, 'at', at,
       'reference', 'pgbench-' || n, 'transaction', 'txn_' || n, 'kind', 'withdraw',
       'fingerprint', '["09' || lpad((k + 1)::text, 8, '0') || '",1000,null]', 'result', repeat('r', 420),
@@ -565,7 +565,7 @@ const statementOnlyFunction = `CREATE OR REPLACE FUNCTION c360_bench_write(k int
       'entries', jsonb_build_array(jsonb_build_object('ord', 0, 'id', 'le_' || n || '_0', 'kind', 'withdrawal',
         'amount', -1000, 'balanceAfter', b - 1000, 'creditId', NULL, 'creditRemainingAfter', NULL, 'source', NULL, 'note', NULL)),
       'events', jsonb_build_array(jsonb_build_object('ord', 0, 'id', 'evt_' || n, 'channel', 'wallets',
-        'type', 'wallet.withdraw', 'subject', cus, 'payload', repeat('p', 330), 'occurred_at', at))));
+        'type', 'wallet.withdraw', 'subject', cus, 'payload', repeat('p', 330), 'occurred_at', at)))))->>0) = 'applied';
   END $$`
 
 const pgbenchTps = async (pgbench: string, database: string): Promise<{ tps: number; cpuPerTx: number }> => {
@@ -739,7 +739,7 @@ const partPgWithdrawals = async (): Promise<void> => {
       const written = await admin(async (c) => Number((await c.query("SELECT count(*) AS n FROM c360_wallet_operations")).rows[0].n), database) - before
       const tpcb = (await pgbenchTps(pgbench, pgbenchDb))
       const statementRatio = tps / tpcb.tps
-      console.log(`wallet[2] diagnostic: c360_wallet_write alone from pgbench (16 clients, a withdrawal from the real balance, ` +
+      console.log(`wallet[2] diagnostic: c360_wallet_write_many alone from pgbench (16 clients, a withdrawal from the real balance, ` +
         `payload as the library's): ${ops(tps)}, ${written} of ${calls} calls wrote (the rest lost a version race), ` +
         `machine CPU ${fmt(cpuPerCall)} µs per call; TPC-B right after: ${ops(tpcb.tps)}, ${fmt(tpcb.cpuPerTx)} µs → ${x(statementRatio)}`)
       summary.push({

@@ -2,6 +2,8 @@
  * Customers (DOMAIN §2): the CRM profile a shop keeps for every person it deals with, keyed by the
  * canonical phone number. Pure: models, input schemas, the search folding rule and typed errors.
  *
+ * The rules, in full: docs/customers.md.
+ *
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"

@@ -3,6 +3,8 @@
  * Inputs are decoded here (so untyped callers are safe), phones normalised under the configured
  * policy, and each creation writes the customer, its wallet and `customer.created` in one transaction.
  *
+ * The rules, in full: docs/customers.md.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"

@@ -22,6 +22,8 @@
  * expires each credit once under row locks, the relay is at least once by design — the lease keeps
  * runners from doing the same work twice.
  *
+ * The rules, in full: docs/jobs.md.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"

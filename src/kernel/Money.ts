@@ -1,6 +1,8 @@
 /**
  * Money: whole Vietnamese đồng as JavaScript integers, never floats.
  *
+ * The rules, in full: docs/wallets.md#amount-limits.
+ *
  * @since 0.1.0
  */
 import * as Brand from "effect/Brand"

@@ -10,6 +10,8 @@
  * toll-free (1800), premium (1900), UAN (1x99, 69x) and VoIP (0672) numbers are not a customer's
  * phone (none of them can receive a text), so they are rejected with `unknown_prefix`.
  *
+ * The rules, in full: docs/phones.md.
+ *
  * @since 0.1.0
  */
 import * as Brand from "effect/Brand"

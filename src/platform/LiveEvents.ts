@@ -8,6 +8,8 @@
  * reconnects with the id of the last event it saw receives exactly the events after it, in order,
  * and a client that connects without one receives every event committed after it connected.
  *
+ * The rules, in full: docs/events.md#live-events.
+ *
  * @since 0.1.0
  */
 import * as Chunk from "effect/Chunk"

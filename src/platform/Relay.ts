@@ -4,6 +4,8 @@
  * delivering and recording delivers those events again when it restarts; nothing committed is
  * lost. Events of one wallet keep their commit order. Run one relay per name at a time.
  *
+ * The rules, in full: docs/events.md#relay.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"

@@ -1,4 +1,6 @@
 /**
+ * The transactions port: one unit of work across every module (docs/transactions.md).
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"

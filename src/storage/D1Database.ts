@@ -21,7 +21,7 @@
  *   one that shows the transaction planned on an outdated read (a phone `getOrCreate` found free is
  *   now taken) runs the transaction again. Reads inside a transaction see committed data only.
  * - A wallet write reads the wallet in one batch and writes everything in one batch that first sets
- *   the wallet's `version` to the version read plus one; a trigger (migration 0010) aborts any
+ *   the wallet's `version` to the version read plus one; a trigger (the wallets migration) aborts any
  *   version step other than one, so a write that lost a race changes nothing and re-plans on a
  *   fresh read (bounded, jittered retries). The reference is a primary key written in that batch.
  * - Expiry: one guarded batch per group of due credits, the same way.

@@ -7,6 +7,8 @@
  * real balance = sum of `deposit` and `withdrawal` entries ≥ 0; each credit's remaining = the sum of
  * its entries = amount − spent − expired ≥ 0; entries are never updated or deleted.
  *
+ * The rules, in full: docs/wallets.md.
+ *
  * @since 0.1.0
  */
 import * as Either from "effect/Either"

@@ -1,8 +1,10 @@
 /**
  * The wallet use cases of DOMAIN §3: deposit, withdraw (credits first, FIFO by expiry), issue
  * virtual credits, read the wallet and its ledger, expire credits. Inputs are decoded here; every
- * write is planned by the pure rules of `domain/Wallet` and committed by the `WalletStore` at most
+ * write is planned by the pure rules of `Wallet.ts` and committed by the `WalletStore` at most
  * once per `reference`, with its event in the same transaction.
+ *
+ * The rules, in full: docs/wallets.md.
  *
  * @since 0.1.0
  */

@@ -3,7 +3,7 @@
  * for atomic writes: the batch.
  *
  * The client is built with `SqlClient.make` and the SQLite compiler, as the better-sqlite3 client
- * (`adapters/sqlite`) is; each statement is one D1 query. D1 has no interactive transactions — it
+ * (`storage/SqliteDatabase.ts`) is; each statement is one D1 query. D1 has no interactive transactions — it
  * refuses `BEGIN` and `SAVEPOINT` — so this client's `withTransaction` (and `reserve`) fail with a
  * `SqlError` saying so, rather than run the statements one by one and pretend they are atomic.
  * Atomic writes go through {@link D1Handle.batch}: D1 runs a batch as one transaction.

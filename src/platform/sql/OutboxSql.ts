@@ -10,6 +10,8 @@
  * up to that number: a relay that resumes after the last one returned never skips an event. SQLite
  * commits one writer at a time, so there is nothing to wait for.
  *
+ * The rules, in full: docs/events.md#the-outbox.
+ *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"

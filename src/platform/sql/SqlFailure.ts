@@ -12,7 +12,7 @@ import { StorageError } from "../../kernel/Errors.js"
 /** What a failed statement means to the library, whatever the engine. */
 export type SqlFailure =
   | { readonly _tag: "UniqueViolation"; readonly constraint: string }
-  /** A write guard of the library refused a write planned on a stale read (see migration 0010). */
+  /** A write guard of the library refused a write planned on a stale read (the wallets migration's version guard). */
   | { readonly _tag: "StaleWrite" }
   | { readonly _tag: "Retryable" }
   | { readonly _tag: "Unavailable" }
