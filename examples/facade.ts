@@ -63,6 +63,10 @@ try {
   const wallet = await c360.wallets.get(phone)
   console.log(`  now: balance ${wallet.balance}, virtual ${wallet.virtualBalance}, available ${wallet.available}`)
 
+  const view = await c360.customers.view(phone)
+  console.log(`\nThe 360 view of ${view.customer.name}: available ${view.wallet.available}, ` +
+    `latest entries ${view.transactions.items.slice(0, 4).map((e) => e.kind).join(", ")}`)
+
   await new Promise((resolve) => setTimeout(resolve, 500)) // let the relay deliver from the outbox
   const all = await c360.customers.search({ limit: 10 })
   console.log(`\n${all.total} customer(s) in ${filename}`)

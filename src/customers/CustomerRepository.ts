@@ -257,27 +257,18 @@ export const make = Effect.gen(function*() {
   const one = (rows: ReadonlyArray<Record<string, unknown>>) =>
     rows.length === 0 ? Effect.succeed(Option.none<Customer>()) : Effect.map(rowToCustomer(rows[0]!), Option.some)
 
-  /** What this transaction wrote under `key`, else `read` (the database). */
-  const recalled = (key: string, read: Effect.Effect<Option.Option<Customer>, StorageError>) =>
-    Effect.flatMap(uow.recall<Customer>(key), (c) => (c === undefined ? read : Effect.succeed(Option.some(c))))
+  /** The customer whose `column` is `value`: what this transaction wrote under `key`, else the database's. */
+  const findBy = (column: "phone" | "id", value: string, key: string) =>
+    Effect.flatMap(uow.recall<Customer>(key), (remembered) =>
+      remembered !== undefined
+        ? Effect.succeed(Option.some(remembered))
+        : sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE ${sql(column)} = ${value}`.pipe(
+          storage(`finding a customer by ${column}`),
+          Effect.flatMap(one)
+        ))
 
-  const findByPhone = (phone: Phone) =>
-    recalled(
-      memoKeys.customerByPhone(phone),
-      sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE phone = ${phone}`.pipe(
-        storage("finding a customer by phone"),
-        Effect.flatMap(one)
-      )
-    )
-
-  const findById = (id: CustomerId) =>
-    recalled(
-      memoKeys.customerById(id),
-      sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE id = ${id}`.pipe(
-        storage("finding a customer by id"),
-        Effect.flatMap(one)
-      )
-    )
+  const findByPhone = (phone: Phone) => findBy("phone", phone, memoKeys.customerByPhone(phone))
+  const findById = (id: CustomerId) => findBy("id", id, memoKeys.customerById(id))
 
   /**
    * Remembers the customer (and, when `created`, its new empty wallet) for the rest of the
