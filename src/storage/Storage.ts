@@ -7,14 +7,13 @@
 import type { MigrationError } from "@effect/sql/Migrator"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { StorageError } from "../kernel/Errors.js"
 import { migrations, type ModuleRepositories, repositories } from "../modules.js"
 import type { EventPublisher } from "../platform/EventPublisher.js"
 import type { JobLeases } from "../platform/JobLeases.js"
-import { Outbox } from "../platform/Outbox.js"
+import type { Outbox } from "../platform/Outbox.js"
 import * as JobLeasesSql from "../platform/sql/JobLeasesSql.js"
 import { migrate } from "../platform/sql/Migrations.js"
 import * as OutboxSql from "../platform/sql/OutboxSql.js"
@@ -57,7 +56,7 @@ export interface StorageOptions {
 export const ports: Layer.Layer<Exclude<StoragePorts, UnitOfWork.UnitOfWork>, never, SqlClient.SqlClient | UnitOfWork.UnitOfWork> =
   Layer.mergeAll(
     UnitOfWork.portsLayer,
-    Layer.effect(Outbox, Effect.map(OutboxSql.make, Context.get(Outbox))),
+    OutboxSql.layer,
     JobLeasesSql.layer,
     repositories
   ) as Layer.Layer<Exclude<StoragePorts, UnitOfWork.UnitOfWork>, never, SqlClient.SqlClient | UnitOfWork.UnitOfWork>

@@ -1,6 +1,7 @@
 /**
- * The transactional outbox on the generic `SqlClient`: `EventPublisher` appends rows in the
- * caller's transaction; `Outbox` reads them back in delivery order for relays.
+ * The transactional outbox on the generic `SqlClient`: `Outbox` reads the events back in delivery
+ * order for relays. (They are written by the unit of work's `EventPublisher`, in the transaction of
+ * their change: see `UnitOfWork.ts`.)
  *
  * Positions are outbox sequence numbers. Events of one wallet get their numbers while the writer
  * holds the wallet's row lock, so number order is each wallet's commit order. On PostgreSQL a
@@ -16,12 +17,10 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { DomainEvent, StoredEvent } from "../../kernel/Events.js"
-import { EventPublisher } from "../EventPublisher.js"
 import { Outbox } from "../Outbox.js"
 import { sleepLive, storage } from "./SqlFailure.js"
 
@@ -55,19 +54,12 @@ const toStored = (row: Record<string, unknown>): StoredEvent =>
   }) as StoredEvent
 
 /**
- * Builds both services over the `SqlClient` in context.
+ * Builds the outbox reader over the `SqlClient` in context.
  *
  * @since 0.1.0
  */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-
-  const publisher = EventPublisher.of({
-    publish: (events) =>
-      events.length === 0
-        ? Effect.void
-        : storage("writing events to the outbox")(sql`INSERT INTO c360_outbox ${sql.insert(events.map(eventRow))}`)
-  })
 
   const rowsAfter = (after: number, upTo: number, limit: number) =>
     sql<Record<string, unknown>>`SELECT seq, id, channel, type, subject, payload, occurred_at FROM c360_outbox
@@ -119,7 +111,7 @@ export const make = Effect.gen(function*() {
       )
   })
 
-  return Context.make(EventPublisher, publisher).pipe(Context.add(Outbox, outbox))
+  return outbox
 })
 
 /**
@@ -127,4 +119,4 @@ export const make = Effect.gen(function*() {
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<EventPublisher | Outbox, never, SqlClient.SqlClient> = Layer.effectContext(make)
+export const layer: Layer.Layer<Outbox, never, SqlClient.SqlClient> = Layer.effect(Outbox, make)
