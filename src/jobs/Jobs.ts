@@ -384,8 +384,8 @@ export const make = (options: JobsOptions = {}) =>
 
     const named: Record<JobName, Effect.Effect<JobReport>> = { ...moduleJobs, relay }
     return Jobs.of({
-      expireCredits: Effect.withSpan(expireCredits, "customer360.Jobs.expireCredits"),
-      relay: Effect.withSpan(relay, "customer360.Jobs.relay"),
+      expireCredits: Effect.withSpan(expireCredits, "customer360.Jobs.expireCredits", { captureStackTrace: false }),
+      relay: Effect.withSpan(relay, "customer360.Jobs.relay", { captureStackTrace: false }),
       ...withSpans("Jobs", {
         run: (job: string) => (isJobName(job) ? named[job] : Effect.dieMessage(`unknown job ${JSON.stringify(job)}`)),
         runExclusive
