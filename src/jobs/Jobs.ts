@@ -41,7 +41,7 @@ import { EventSink, type EventSinkShape } from "../platform/EventSink.js"
 import { JobLeases } from "../platform/JobLeases.js"
 import { Outbox } from "../platform/Outbox.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
-import { withSpans } from "../kernel/Spans.js"
+import { traced, withSpans } from "../kernel/Spans.js"
 import * as Relay from "../platform/Relay.js"
 import * as Registry from "../modules.js"
 import * as WalletJobs from "../wallets/Jobs.js"
@@ -384,8 +384,8 @@ export const make = (options: JobsOptions = {}) =>
 
     const named: Record<JobName, Effect.Effect<JobReport>> = { ...moduleJobs, relay }
     return Jobs.of({
-      expireCredits: Effect.withSpan(expireCredits, "customer360.Jobs.expireCredits", { captureStackTrace: false }),
-      relay: Effect.withSpan(relay, "customer360.Jobs.relay", { captureStackTrace: false }),
+      expireCredits: traced(expireCredits, "customer360.Jobs.expireCredits"),
+      relay: traced(relay, "customer360.Jobs.relay"),
       ...withSpans("Jobs", {
         run: (job: string) => (isJobName(job) ? named[job] : Effect.dieMessage(`unknown job ${JSON.stringify(job)}`)),
         runExclusive
