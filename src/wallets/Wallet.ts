@@ -102,6 +102,22 @@ export const spendOrder = (a: VirtualCredit, b: VirtualCredit): number =>
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /**
+ * Whether every total a wallet reports stays a safe integer — its real balance `balance`, its
+ * active credits' remainders and `added` đồng of new credits, together: the balance, the virtual
+ * balance and `available` can then never pass `Number.MAX_SAFE_INTEGER`, whatever the clock. A
+ * write that would break it is refused (`InvalidAmount`, `too_large`) and writes nothing
+ * (docs/wallets.md#amount-limits).
+ *
+ * @since 0.1.0
+ */
+export const totalsStaySafe = (balance: number, credits: ReadonlyArray<VirtualCredit>, added = 0): boolean => {
+  // every term is positive: once the running total is unsafe it stays unsafe
+  let total = balance + added
+  for (const c of credits) if (c.status === "active") total += c.remaining
+  return Number.isSafeInteger(total)
+}
+
+/**
  * The sum of the spendable remainders at `now`.
  *
  * @since 0.1.0

@@ -36,6 +36,7 @@ import {
   makeCreditId,
   makeTransactionId,
   planWithdrawal,
+  totalsStaySafe,
   type VirtualCredit,
   walletView,
   type WalletView,
@@ -301,7 +302,7 @@ export const make = Effect.gen(function*() {
         fingerprint: JSON.stringify([phone, amount, input.source, note]),
         plan: (state): Either.Either<WalletChange, InvalidAmount> => {
           const balanceAfter = state.balance + amount
-          if (!Number.isSafeInteger(balanceAfter)) {
+          if (!totalsStaySafe(balanceAfter, state.credits)) {
             return Either.left(new InvalidAmount({ reason: "too_large", input: String(amount) }))
           }
           const entry: NewEntry = {
@@ -409,11 +410,14 @@ export const make = Effect.gen(function*() {
           phone, amount, input.reason, ticketId,
           input.expiresAt === undefined ? ["days", input.expiresInDays ?? DEFAULT_CREDIT_DAYS] : ["at", expiresAt.toISOString()]
         ]),
-        plan: (state) => {
+        plan: (state): Either.Either<WalletChange, ValidationError | InvalidAmount> => {
           // Checked here, after the reference: a retry of a recorded issue replays even once its
           // absolute expiresAt has passed.
           if (expiresAt.getTime() <= at.getTime()) {
             return Either.left(ValidationError.single("expiresAt", "must be after now"))
+          }
+          if (!totalsStaySafe(state.balance, state.credits, amount)) {
+            return Either.left(new InvalidAmount({ reason: "too_large", input: String(amount) }))
           }
           const credit: VirtualCredit = {
             id: creditId,

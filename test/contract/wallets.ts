@@ -176,6 +176,49 @@ export const walletContract = <E>(name: string, storage: Layer.Layer<StoragePort
         expect((yield* wallets.transactions(phone)).items).toEqual([])
       }))
 
+    it.effect("property: near Number.MAX_SAFE_INTEGER a deposit or credit that would take a total past it is refused too_large and writes nothing; every total read back is a safe integer", () =>
+      Effect.gen(function*() {
+        const runtime = yield* Effect.runtime<Wallets | Customers | SqlClient.SqlClient>()
+        const run = Runtime.runPromise(runtime)
+        const MAX = Number.MAX_SAFE_INTEGER
+        const amount = fc.oneof(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: MAX - 10_000, max: MAX }))
+        const op = fc.record({ kind: fc.constantFrom("deposit" as const, "credit" as const), amount })
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), async (ops) => {
+              const phone = await run(newCustomer)
+              let total = 0 // balance + credits: nothing is spent or expires here, so available = total
+              let accepted = 0
+              for (const { amount, kind } of ops) {
+                const reference = ref(kind)
+                const write = kind === "deposit"
+                  ? Effect.flatMap(Wallets, (w) => w.deposit({ phone, amount, reference, source: "manual" }))
+                  : Effect.flatMap(Wallets, (w) => w.issueVirtualCredit({ phone, amount, reason: "near the bound", reference }))
+                const exit = await run(Effect.either(write))
+                const view = await run(Effect.flatMap(Wallets, (w) => w.get(phone)))
+                if (total + amount > MAX) {
+                  expect(Either.isLeft(exit) && exit.left).toMatchObject({ _tag: "InvalidAmount", reason: "too_large" })
+                } else {
+                  expect(Either.isRight(exit)).toBe(true)
+                  total += amount
+                  accepted += 1
+                  // the write's own answer, and its replay, carry the same safe totals
+                  if (Either.isRight(exit)) expect(exit.right.wallet.available).toBe(total)
+                  expect(await run(Effect.either(write))).toEqual(exit)
+                }
+                for (const v of [view.balance, view.virtualBalance, view.available]) expect(Number.isSafeInteger(v)).toBe(true)
+                expect(view.available).toBe(total)
+              }
+              const entries = await run(Effect.flatMap(Wallets, (w) => w.transactions(phone, { limit: 100 })))
+              // a refused write wrote nothing: one ledger entry per accepted write
+              expect(entries.items.length).toBe(accepted)
+              expect((await run(auditLedger)).violations).toEqual([])
+            }),
+            { numRuns: 25 }
+          )
+        )
+      }))
+
     it.effect("model-based: random deposits, withdrawals, credits, clock moves, expiries and replays agree with a reference model", () =>
       Effect.gen(function*() {
         const runtime = yield* Effect.runtime<Wallets | Customers | SqlClient.SqlClient>()
