@@ -19,6 +19,7 @@ import {
   planExpiry,
   planWithdrawal,
   spendOrder,
+  totalsStaySafe,
   type VirtualCredit,
   virtualBalance,
   walletView,
@@ -339,6 +340,21 @@ const credit = (over: Partial<VirtualCredit> & { readonly id: CreditId }): Virtu
 })
 
 const idAt = (millis: number, lastByte: number): CreditId => makeCreditId(millis, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, lastByte]))
+
+describe("totalsStaySafe", () => {
+  const MAX = Number.MAX_SAFE_INTEGER
+  const big = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: MAX - 1_000_000, max: MAX }))
+  it("property: holds exactly when balance + added + the active credits' remainders, summed exactly, is at most MAX_SAFE_INTEGER", () => {
+    fc.assert(
+      fc.property(big, big, fc.array(fc.record({ remaining: big, status: fc.constantFrom("active", "consumed", "expired") }), { maxLength: 4 }), (balance, added, parts) => {
+        const credits = parts.map((p, i) => ({ ...credit({ id: `vc_${String(i).padStart(26, "0")}` as CreditId }), remaining: p.remaining, status: p.status as CreditStatus }))
+        const exact = credits.reduce((sum, c) => (c.status === "active" ? sum + BigInt(c.remaining) : sum), BigInt(balance) + BigInt(added))
+        expect(totalsStaySafe(balance, credits, added)).toBe(exact <= BigInt(MAX))
+      }),
+      RUNS
+    )
+  })
+})
 
 describe("spendOrder", () => {
   it("is a total order on credits with distinct ids: antisymmetric, transitive, zero only for the same id", () => {
