@@ -12,7 +12,12 @@
  *   record (two). A lost race re-reads and re-plans; after three, the request takes the wallet row
  *   lock (`FOR UPDATE`) so it cannot starve. Read and write are PL/pgSQL functions (`c360_wallet_state`,
  *   `c360_wallet_write_many`) so that their plans are kept per connection; concurrent writes share
- *   one call (group commit, below). Expiry is one set-based statement per batch.
+ *   one call (group commit, below). Expiry is one set-based statement per batch. A wallet row held
+ *   by another transaction (an external session, a stuck job) is waited for at most
+ *   `WALLET_LOCK_TIMEOUT_MS`, in the batch and on the locked path alike; such a wallet's writes then
+ *   take the locked path, on a connection of their own, for a few seconds, so they cannot fail the
+ *   batches of other wallets again and again, and after the bounded retries they fail
+ *   `StorageError` `contention` (HTTP 503) while the other wallets' writes keep flowing.
  * - SQLite: the same steps as one synchronous better-sqlite3 transaction (`BEGIN IMMEDIATE`) on the
  *   library's connection: no interleaving is possible, so no retry is needed. Expiry is set-based
  *   SQL over a temporary table, per batch.
@@ -34,6 +39,7 @@ import { eventRow } from "../platform/sql/OutboxSql.js"
 import { OPTIMISTIC_ATTEMPTS, Retry, sqlFailure, withRetries } from "../platform/sql/Retry.js"
 import { classify, recoverSqlDefects, storage } from "../platform/sql/SqlFailure.js"
 import { SqliteHandle, type SqliteHandleShape } from "../platform/sqlite/SqliteHandle.js"
+import { WALLET_LOCK_TIMEOUT_MS } from "./Migrations.js"
 import type { IdempotencyConflict, WalletState } from "./Wallet.js"
 import {
   creditRow,
@@ -211,7 +217,12 @@ export const makeCombiner = (pool: PgPool, maxInFlight: number, maxBatch: number
   return Object.assign(write, { submit })
 }
 
+/** How long a wallet that hit the lock timeout takes the locked path. */
+const STUCK_FOR_MS = 5_000
+
 const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
+  /** The locked path's transaction waits for a wallet row at most as long as the batch function does. */
+  const boundedLockWait = sql.unsafe(`SET LOCAL lock_timeout = '${WALLET_LOCK_TIMEOUT_MS}ms'`)
   const combine = pool === undefined ? undefined : makeCombiner(pool, batchesInFlight(pool.options.max), 32)
   const loadRow = (key: WalletKey, reference: string | null, locked: boolean) => {
     const where = "phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`
@@ -360,9 +371,27 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
     })
   }
 
+  // Wallets whose row another transaction held past the lock timeout, until when: their writes go
+  // straight to the locked path, on a connection of their own, so that a stuck wallet does not fail
+  // the group-commit batches of the other wallets again and again.
+  const stuck = new Map<string, number>()
+  const isStuck = (key: WalletKey) => {
+    const until = stuck.get(cacheKey(key))
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    stuck.delete(cacheKey(key))
+    return false
+  }
+  const noteLockTimeout = (key: WalletKey) => (e: SqlError) => {
+    if ((e.cause as { code?: unknown } | undefined)?.code === "55P03") {
+      stuck.set(cacheKey(key), Date.now() + STUCK_FOR_MS)
+      if (stuck.size > 10_000) stuck.delete(stuck.keys().next().value!)
+    }
+  }
+
   const apply = <E>(request: WalletRequest<E>) =>
     withRetries(`a wallet ${request.kind}`, (n) => {
-      const locked = n >= OPTIMISTIC_ATTEMPTS
+      const locked = n >= OPTIMISTIC_ATTEMPTS || isStuck(request.wallet)
       const fresh = Effect.gen(function*() {
         // Lock first, then read in a new statement: a SELECT … FOR UPDATE that had to wait returns the
         // newest wallet row but evaluates its subqueries (credits, the reference) on its older snapshot.
@@ -381,8 +410,13 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
         if (!applied) return yield* Effect.fail(new Retry("stale"))
         return { replayed: false, result: change.result }
       })
-      const attempt = locked ? recoverSqlDefects(sql.withTransaction(fresh)) : (n === 0 && fromMemory(request, fresh)) || fresh
-      return Effect.catchIf(attempt, (e): e is SqlError => e instanceof SqlError, sqlFailure(`a wallet ${request.kind}`))
+      const attempt = locked
+        ? recoverSqlDefects(sql.withTransaction(Effect.zipRight(boundedLockWait, fresh)))
+        : (n === 0 && fromMemory(request, fresh)) || fresh
+      return Effect.catchIf(attempt, (e): e is SqlError => e instanceof SqlError, (e) => {
+        noteLockTimeout(request.wallet)(e)
+        return sqlFailure(`a wallet ${request.kind}`)(e)
+      })
     })
 
   const load = (key: WalletKey) =>

@@ -118,7 +118,9 @@ const wallets = Effect.gen(function*() {
  * and the write is `stale`), then its credits are updated. After the loop, the ledger entries and the
  * outbox events of every applied write go in with one INSERT each, in write order. Anything else that
  * fails fails the whole statement, and the client sends each of its writes again alone. Returns one
- * outcome per write: `applied`, `stale` or `duplicate`.
+ * outcome per write: `applied`, `stale` or `duplicate`. A wallet row locked by someone else is waited
+ * for at most {@link WALLET_LOCK_TIMEOUT_MS} (the function's own `lock_timeout`): a stuck wallet
+ * fails its batch fast instead of holding a group-commit slot (see `FastPaths.ts`).
  */
 const walletFunctions = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -142,7 +144,8 @@ const walletFunctions = Effect.gen(function*() {
             WHERE (p_phone IS NOT NULL AND c.phone = p_phone) OR (p_phone IS NULL AND c.id = p_customer);
             RETURN result;
           END $$`),
-        sql.unsafe(`CREATE FUNCTION c360_wallet_write_many(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+        sql.unsafe(`CREATE FUNCTION c360_wallet_write_many(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+          SET lock_timeout = '${WALLET_LOCK_TIMEOUT_MS}ms' AS $$
           DECLARE
             item jsonb;
             results jsonb := '[]'::jsonb;
@@ -217,6 +220,15 @@ const walletFunctions = Effect.gen(function*() {
     orElse: () => Effect.void
   })
 })
+
+/**
+ * How long a wallet write waits for a wallet row another transaction holds, on PostgreSQL, before
+ * it gives up (`lock_not_available`) and is retried — on the locked path, with the same bound — a
+ * bounded number of times, then answered `StorageError` `contention` (HTTP 503).
+ *
+ * @internal
+ */
+export const WALLET_LOCK_TIMEOUT_MS = 500
 
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
