@@ -10,7 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import { StorageError } from "../../kernel/Errors.js"
-import { classify, sleepLive } from "./SqlFailure.js"
+import { classify, sleepLive, storageFailure } from "./SqlFailure.js"
 
 /** @internal Why an attempt must be tried again. */
 export class Retry {
@@ -66,7 +66,10 @@ export const withRetries = <A, E, R>(
   return loop(0)
 }
 
-/** @internal Maps a driver failure to a retry (contention, broken connection, stale write) or a storage failure. */
+/**
+ * @internal Maps a driver failure to a retry (contention, broken connection, stale write) or an
+ * `unexpected` storage failure, logged on the server with its cause.
+ */
 export const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> => {
   const failure = classify(e)
   if (failure._tag === "Retryable") return Effect.fail(new Retry("contention"))
@@ -75,5 +78,5 @@ export const sqlFailure = (operation: string) => (e: SqlError): Effect.Effect<ne
   if (failure._tag === "Unavailable") return Effect.fail(new Retry("unavailable"))
   // Two first deliveries of one reference on different wallets: the loser re-reads and replays.
   if (failure._tag === "UniqueViolation") return Effect.fail(new Retry("stale"))
-  return Effect.fail(new StorageError({ reason: "unexpected", operation }))
+  return storageFailure(operation)(e)
 }
