@@ -20,6 +20,9 @@ import type { StoredEvent } from "../src/kernel/Events.js"
 import type { DepositResult, WithdrawResult } from "../src/wallets/Wallet.js"
 import { type Customer360Instance, type Customer360Options, createCustomer360 } from "../src/index.js"
 import { Customers } from "../src/customers/Customers.js"
+import { StorageError } from "../src/kernel/Errors.js"
+import { errorStatus, fromDomain } from "../src/platform/http/HttpKit.js"
+import { Transactions } from "../src/platform/Transactions.js"
 import * as Relay from "../src/platform/Relay.js"
 import { Wallets } from "../src/wallets/Wallets.js"
 import { freshPhone, servicesOver } from "./contract/customers.js"
@@ -277,6 +280,40 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
 
     it.scoped("withdraw: a backend killed inside the locked-path transaction (row locked, write waiting on the credit) fails typed or succeeds by retry — never a defect — and the reference then applies exactly once", () =>
       killMidWrite("withdraw", "transaction"))
+
+    it.scoped("a deposit in a caller's transaction whose backend was killed before it fails StorageError unavailable (HTTP 503, not 500), writes nothing, and then applies once", () =>
+      Effect.gen(function*() {
+        const customers = yield* Customers
+        const wallets = yield* Wallets
+        const transactions = yield* Transactions
+        const sql = yield* SqlClient.SqlClient
+        const url = yield* libraryDatabaseUrl
+        const observer = yield* rawClient(url)
+        const phone = freshPhone()
+        const customer = yield* customers.create({ phone, name: "Killed" })
+        const before = yield* snapshot(customer.id)
+        const deposit = wallets.deposit({ phone, amount: 7_000, reference: `killed-${phone}`, source: "manual" })
+
+        const exit = yield* Effect.exit(transactions.withTransaction(Effect.gen(function*() {
+          const [own] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+          yield* query(observer, "SELECT pg_terminate_backend($1)", [own!.pid])
+          // the backend is gone, and the client has read the server's farewell (57P01): it is no longer queryable
+          for (let i = 0; i < 500; i++) {
+            const { rows } = yield* query(observer, "SELECT 1 FROM pg_stat_activity WHERE pid = $1", [own!.pid])
+            if (rows.length === 0) break
+            yield* Effect.sleep("10 millis")
+          }
+          yield* Effect.sleep("100 millis")
+          return yield* deposit
+        })))
+
+        expect(failureOf(exit), describeExit(exit)).toEqual(new StorageError({ reason: "unavailable", operation: "a transaction" }))
+        expect(errorStatus[fromDomain(failureOf(exit) as StorageError).error.code]).toBe(503)
+        expect(yield* snapshot(customer.id), "a failed write changed nothing").toEqual(before)
+        const again = yield* deposit
+        expect((yield* snapshot(customer.id)).balance).toBe(before.balance + 7_000)
+        expect((yield* deposit).transactionId).toBe(again.transactionId)
+      }))
 
     it.scoped("the relay never delivers past an outbox row of a transaction still open, and delivers it once it commits", () =>
       Effect.gen(function*() {
