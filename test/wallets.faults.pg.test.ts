@@ -308,7 +308,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
         })))
 
         expect(failureOf(exit), describeExit(exit)).toEqual(new StorageError({ reason: "unavailable", operation: "a transaction" }))
-        expect(errorStatus[fromDomain(failureOf(exit) as StorageError).error.code]).toBe(503)
+        expect(errorStatus[fromDomain(failureOf(exit) as Parameters<typeof fromDomain>[0]).error.code]).toBe(503)
         expect(yield* snapshot(customer.id), "a failed write changed nothing").toEqual(before)
         const again = yield* deposit
         expect((yield* snapshot(customer.id)).balance).toBe(before.balance + 7_000)
