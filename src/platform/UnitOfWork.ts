@@ -125,6 +125,8 @@ class Pending {
 }
 
 const isRerun = (e: unknown): e is Rerun => e instanceof Rerun
+const isSqlError = (e: unknown): e is SqlError =>
+  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "SqlError"
 
 /**
  * How an engine runs a list of statements atomically: one D1 batch, or one SQL transaction.
@@ -245,7 +247,16 @@ export const make = (options: { readonly deferred: boolean; readonly batch?: Bat
                 pending.closed = true
               }))
             )
-            : storage("a transaction")(recoverSqlDefects(sql.withTransaction(body)))
+            : storage("a transaction")(
+              recoverSqlDefects(sql.withTransaction(body)).pipe(
+                // BEGIN refused while another process holds the write lock (SQLite), a serialization
+                // failure or deadlock at commit (PostgreSQL): nothing was written; run it again
+                Effect.catchIf(
+                  (e): e is SqlError => isSqlError(e) && classify(e)._tag === "Retryable",
+                  () => Effect.fail(rerun)
+                )
+              )
+            )
           return committed.pipe(
             Effect.catchIf(isRerun, () =>
               n + 1 < optimisticRetries.maxAttempts

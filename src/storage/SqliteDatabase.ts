@@ -17,17 +17,23 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { StorageError } from "../kernel/Errors.js"
+import { sleepLive } from "../platform/sql/SqlFailure.js"
 import * as Storage from "./Storage.js"
 import { SqliteHandle, type SqliteHandleShape } from "../platform/sqlite/SqliteHandle.js"
 
 /**
  * - `filename`: a path, or `:memory:` for a private in-memory database.
- * - `busyTimeoutMs`: how long a writer waits for another process's write lock (default 5000).
+ * - `busyTimeoutMs`: how long a write waits, in all, for another process's write lock (default
+ *   5000); then it fails `StorageError` `contention` (HTTP 503). The wait does not block the event
+ *   loop: SQLite itself waits at most {@link LOCK_POLL_MS} at a time, and the library retries
+ *   asynchronously in between, so reads (WAL), `/health` and event streams keep answering.
  * - `deferredWrites`: D1's semantics on SQLite (see `StorageOptions`), for tests of D1 code.
  *
  * @since 0.1.0
@@ -39,8 +45,22 @@ export interface SqliteOptions extends Storage.StorageOptions {
 
 export { SqliteHandle } from "../platform/sqlite/SqliteHandle.js"
 
+/**
+ * The longest SQLite blocks the thread waiting for another process's lock (its `busy_timeout`)
+ * before the library takes over and waits asynchronously (see `busyTimeoutMs`).
+ *
+ * @since 0.1.0
+ */
+export const LOCK_POLL_MS = 10
+
+const isBusy = (e: SqlError): boolean => {
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_"))
+}
+
 const open = (options: SqliteOptions) =>
   Effect.gen(function*() {
+    const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))
     const db = yield* Effect.acquireRelease(
       Effect.try({
         try: () => new Sqlite(options.filename),
@@ -51,7 +71,7 @@ const open = (options: SqliteOptions) =>
     yield* Effect.try({
       try: () => {
         if (options.filename !== ":memory:" && options.filename !== "") db.pragma("journal_mode = WAL")
-        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+        db.pragma(`busy_timeout = ${Math.min(LOCK_POLL_MS, busyTimeoutMs)}`)
         db.pragma("foreign_keys = ON")
         db.pragma("synchronous = NORMAL")
       },
@@ -75,7 +95,32 @@ const open = (options: SqliteOptions) =>
         return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
       }
     }
+    /**
+     * Runs `f` (a statement, or a whole transaction on the raw handle) again while another process
+     * holds the write lock, asynchronously, until `busyTimeoutMs` have passed; `take` is what must be
+     * held while it runs (the connection's permit), released while waiting.
+     */
+    const whileBusy = <A>(f: () => Effect.Effect<A, SqlError>, take: <B, E>(self: Effect.Effect<B, E>) => Effect.Effect<B, E>) =>
+      Effect.suspend(() => {
+        const deadline = Date.now() + busyTimeoutMs
+        const loop = (n: number): Effect.Effect<A, SqlError> =>
+          Effect.catchIf(
+            take(Effect.suspend(f)),
+            (e) => isBusy(e) && Date.now() < deadline,
+            () =>
+              Effect.zipRight(
+                Effect.flatMap(Random.next, (r) =>
+                  sleepLive(Duration.millis(Math.min(deadline - Date.now(), Math.min(50, 2 ** n) * (0.5 + r))))),
+                loop(n + 1)
+              )
+          )
+        return loop(0)
+      })
+    const now = <B, E>(self: Effect.Effect<B, E>) => self
+
     const runStatement = (sql: string, params: ReadonlyArray<unknown>, raw: boolean, cached = true) =>
+      whileBusy(() => runStatementOnce(sql, params, raw, cached), now)
+    const runStatementOnce = (sql: string, params: ReadonlyArray<unknown>, raw: boolean, cached = true) =>
       attempt(() => {
         const statement = cached ? prepare(sql) : db.prepare(sql)
         if (statement.reader) return statement.all(...params) as ReadonlyArray<any>
@@ -101,8 +146,12 @@ const open = (options: SqliteOptions) =>
             statement.raw(false)
           }
         }),
+      // BEGIN, COMMIT, savepoints: run once (a busy BEGIN fails its transaction, which the unit of
+      // work runs again after a wait, with the connection free for reads meanwhile)
       executeUnprepared: (sql, params, transformRows) => {
-        const rows = runStatement(sql, params ?? [], false, false)
+        // a BEGIN that was refused (busy) left nothing to roll back: the ROLLBACK that follows is moot
+        if (sql === "ROLLBACK" && !db.inTransaction) return Effect.succeed([])
+        const rows = runStatementOnce(sql, params ?? [], false, false)
         return transformRows ? Effect.map(rows, transformRows) : rows
       },
       executeStream: () => Effect.dieMessage("executeStream is not supported on SQLite") as any
@@ -135,7 +184,7 @@ const open = (options: SqliteOptions) =>
         Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (tx) =>
           Option.isSome(tx)
             ? attempt(() => f(db))
-            : semaphore.withPermits(1)(Effect.suspend(() => attempt(() => f(db)))))
+            : whileBusy(() => attempt(() => f(db)), semaphore.withPermits(1)))
     }
     return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SqliteHandle, handle))
   })

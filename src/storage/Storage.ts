@@ -7,8 +7,10 @@
 import type { MigrationError } from "@effect/sql/Migrator"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { StorageError } from "../kernel/Errors.js"
 import { migrations, type ModuleRepositories, repositories } from "../modules.js"
 import type { EventPublisher } from "../platform/EventPublisher.js"
@@ -72,8 +74,16 @@ export const layer = (options: StorageOptions = {}): Layer.Layer<StoragePorts, S
   ports.pipe(
     Layer.provideMerge(UnitOfWork.layer({ deferred: options.deferredWrites === true })),
     // the repositories may prepare statements when built: the schema must exist first
-    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(Effect.mapError(migrationFailure))))
+    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(
+      // another process holds the write lock (SQLite) or migrates at the same moment: wait for it
+      Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200, while: isRetryable }),
+      // waiting for the database is not business time, whatever clock the host's rules run on
+      Effect.withClock(Clock.make()),
+      Effect.mapError(migrationFailure)
+    )))
   )
+
+const isRetryable = (e: MigrationError | SqlError): boolean => e._tag === "SqlError" && classify(e)._tag === "Retryable"
 
 /** @internal The `StorageError` of a database that cannot be migrated (also used by the D1 adapter). */
 export function migrationFailure(e: MigrationError | SqlError): StorageError {

@@ -38,6 +38,7 @@ import { PgHandle, type PgHandleShape } from "../platform/pg/PgHandle.js"
 import { eventRow } from "../platform/sql/OutboxSql.js"
 import { OPTIMISTIC_ATTEMPTS, Retry, sqlFailure, withRetries } from "../platform/sql/Retry.js"
 import { classify, recoverSqlDefects, storage } from "../platform/sql/SqlFailure.js"
+import { StorageError } from "../kernel/Errors.js"
 import { SqliteHandle, type SqliteHandleShape } from "../platform/sqlite/SqliteHandle.js"
 import { WALLET_LOCK_TIMEOUT_MS } from "./Migrations.js"
 import type { IdempotencyConflict, WalletState } from "./Wallet.js"
@@ -481,6 +482,15 @@ type SqliteOutcome =
   | { readonly _tag: "Refused"; readonly error: unknown }
   | { readonly _tag: "Applied"; readonly result: unknown }
 
+/**
+ * SQLite: the handle has already waited, asynchronously and as long as configured (`busyTimeoutMs`),
+ * for another process's write lock; a write still refused as busy is contention, not retried again.
+ */
+const sqliteFailure = (operation: string) => (e: SqlError): Effect.Effect<never, Retry | StorageError> =>
+  classify(e)._tag === "Retryable"
+    ? Effect.fail(new StorageError({ reason: "contention", operation }))
+    : sqlFailure(operation)(e)
+
 const makeSqlite = (handle: SqliteHandleShape) => {
   const db = handle.db
   const statements = {
@@ -563,7 +573,7 @@ const makeSqlite = (handle: SqliteHandleShape) => {
   const apply = <E>(request: WalletRequest<E>) =>
     withRetries(`a wallet ${request.kind}`, () =>
       handle.run(() => transact.immediate(request as WalletRequest<unknown>)).pipe(
-        Effect.catchTag("SqlError", sqlFailure(`a wallet ${request.kind}`)),
+        Effect.catchTag("SqlError", sqliteFailure(`a wallet ${request.kind}`)),
         Effect.flatMap((outcome): Effect.Effect<{ replayed: boolean; result: unknown }, E | CustomerNotFound | IdempotencyConflict> => {
           switch (outcome._tag) {
             case "NotFound":
@@ -631,7 +641,7 @@ const makeSqlite = (handle: SqliteHandleShape) => {
   const expireBatch = (now: Date, limit: number, cursor: { from: string }) =>
     withRetries("expiring credits", () =>
       handle.run(() => expireTransaction.immediate(now.getTime(), limit, cursor.from)).pipe(
-        Effect.catchTag("SqlError", sqlFailure("expiring credits"))
+        Effect.catchTag("SqlError", sqliteFailure("expiring credits"))
       )).pipe(Effect.map((r) => {
         cursor.from = r.last
         return { expired: r.expired, amount: r.amount }
