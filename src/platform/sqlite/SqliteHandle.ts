@@ -13,7 +13,9 @@ import type * as Effect from "effect/Effect"
 /**
  * The raw connection, for code that must run several statements synchronously. `run` takes the
  * same lock as the `SqlClient` (or, inside an `SqlClient` transaction, joins it), so nothing
- * interleaves with it.
+ * interleaves with it. Outside a transaction, while another process holds the database's write
+ * lock, `run` calls `f` again — asynchronously, the event loop free meanwhile — until the storage's
+ * `busyTimeoutMs` have passed: `f` must be safe to run again (a whole transaction, or reads).
  *
  * @since 0.1.0
  */
