@@ -158,18 +158,23 @@ const describeCause = (cause: unknown): string => {
 }
 
 /**
- * Logs a `StorageError` on the server with what caused it (a `SqlError`, a decoding failure): at
- * error level when it means a bug or a damaged database (`unexpected`, `corrupt`), at warning level
- * when the database is unreachable or contended (`unavailable`, `contention`). The log line names the
- * operation and the reason and carries the cause, its text and stack; the `StorageError` that callers
- * see carries none of it.
+ * Logs a `StorageError` on the server with what caused it (a `SqlError`, a decoding failure), its
+ * operation and reason annotated (`storage_operation`, `storage_reason`):
+ *
+ * - `unexpected`, `corrupt` (a bug, a damaged database): at error level, the cause's code and text
+ *   in the message and the cause itself, with its stack, as the log entry's cause;
+ * - `unavailable`, `contention` (the database is unreachable or busy; the caller may retry): at
+ *   warning level, one line with the cause's code and text.
+ *
+ * The `StorageError` that callers see carries none of it.
  */
 export const logStorageFailure = (error: StorageError, cause: unknown): Effect.Effect<void> => {
   const detail = describeCause(cause)
-  const log = error.reason === "unexpected" || error.reason === "corrupt" ? Effect.logError : Effect.logWarning
-  return log(detail === "" ? error.message : `${error.message} (${detail})`, Cause.fail(cause)).pipe(
-    Effect.annotateLogs({ storage_operation: error.operation, storage_reason: error.reason })
-  )
+  const message = detail === "" ? error.message : `${error.message} (${detail})`
+  const log = error.reason === "unexpected" || error.reason === "corrupt"
+    ? Effect.logError(message, Cause.fail(cause))
+    : Effect.logWarning(message)
+  return Effect.annotateLogs(log, { storage_operation: error.operation, storage_reason: error.reason })
 }
 
 /** Fails with the `StorageError` for `error` ({@link toStorageError}), logged with its cause ({@link logStorageFailure}). */
