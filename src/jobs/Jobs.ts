@@ -18,7 +18,9 @@
  * database's clock. While a job runs, its lease is renewed every third of that time; a runner that
  * finds the lease held reports `skipped` instead of running. If a renewal finds the lease taken over
  * (the holder stalled past the TTL), or cannot renew it before it expires, the job is interrupted and
- * the run fails with `JobLeaseLost`. The jobs do not rely on the lease for correctness — expiry
+ * the run fails with `JobLeaseLost`. When a run ends, however it ends, its lease is released, and a
+ * release that fails is tried again for a moment: a run that failed on a database blip does not
+ * leave its job blocked for the TTL. A run whose claim fails reports `failed` (`storage-…`). The jobs do not rely on the lease for correctness — expiry
  * expires each credit once under row locks, the relay is at least once by design — the lease keeps
  * runners from doing the same work twice.
  *
@@ -206,8 +208,11 @@ export interface JobsShape {
   /**
    * Runs `job` while holding the lease `name`: `Some(result)`, or `None` without running it when
    * another holder's lease is running. The lease is renewed while the job runs and released when it
-   * ends, however it ends (if the release itself fails, the lease runs out after its TTL); if it is
-   * lost meanwhile, the job is interrupted and this fails `JobLeaseLost`. Any effect can be made
+   * ends, however it ends; a release that fails (a database blip, often the one that failed the job)
+   * is tried again for about 1.5 s, and only if that fails too does the lease run out after its TTL.
+   * If it is lost meanwhile, the job is interrupted and this fails `JobLeaseLost`. If the claim
+   * itself fails (`StorageError`), the job does not run, and a claim that may have been taken all the
+   * same (its answer lost with the connection) is released the same way. Any effect can be made
    * exclusive this way, under a name of its own.
    */
   readonly runExclusive: <A, E, R>(
@@ -242,6 +247,9 @@ const decodeOptions = decoder(
 // fixed `now`): a frozen clock must not keep a lease alive forever or never renew it.
 const liveClock = Clock.make()
 const sleepLive = (millis: number) => Effect.withClock(Effect.sleep(Duration.millis(millis)), liveClock)
+/** A failed release is tried this many times in all, waiting 50, 100, 200 … ms between attempts. */
+const RELEASE_ATTEMPTS = 6
+const RELEASE_FIRST_WAIT_MS = 50
 const elapsedSince = (start: number) => Math.round(performance.now() - start)
 
 /** The report's `reason` for a typed failure of a run. */
@@ -262,6 +270,41 @@ const reasonOf = (error: unknown): string => {
 }
 
 /**
+ * The `failed` report of a run of `job` that ended with `cause`. A typed failure gives its reason
+ * (`lease-lost`, `storage-…`, `delivery-…`, `invalid-options`; anything else `unexpected`) and its
+ * message, which never carries a driver's text (see `StorageError`). A defect gives `unexpected` and
+ * a fixed message: its text may hold internals, so its cause is logged at debug level only. For hosts
+ * that report the surroundings of a run as the run's failure too — the example runner's `--once`
+ * reports a database that cannot be opened this way, in the same log line.
+ *
+ * @since 0.1.0
+ */
+export const failureReport = (
+  job: JobName,
+  cause: Cause.Cause<unknown>,
+  durationMs: number
+): Effect.Effect<Extract<JobReport, { readonly status: "failed" }>> => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value as { message?: unknown }
+    return Effect.succeed({
+      job,
+      status: "failed",
+      reason: reasonOf(failure.value),
+      message: typeof error?.message === "string" ? error.message : String(failure.value),
+      durationMs
+    })
+  }
+  return Effect.as(Effect.logDebug(`job ${job}: unexpected failure`, cause), {
+    job,
+    status: "failed",
+    reason: "unexpected",
+    message: "an unexpected error; its cause is logged at debug level",
+    durationMs
+  } as const)
+}
+
+/**
  * Builds the service; fails with `ValidationError` for bad options.
  *
  * @since 0.1.0
@@ -278,41 +321,73 @@ export const make = (options: JobsOptions = {}) =>
 
     const newHolder = Effect.zipWith(Clock.currentTimeMillis, randomBytes, (ms, bytes) => `${holderPrefix}/${encodeId("run", ms, bytes)}`)
 
+    /** When a lease this run holds (or may hold) runs out at the latest, on `performance.now()`'s scale. */
+    interface Held {
+      expiresBy: number
+    }
+
+    /**
+     * Gives the lease up, best effort: a failed release (the database blipped, as it may have just
+     * failed the job) is tried again after 50, 100, 200, 400 and 800 ms, never past the lease's end;
+     * if every attempt fails, the lease runs out after its TTL.
+     */
+    const release = (name: string, holder: string, held: Held): Effect.Effect<void> => {
+      const attempt = (n: number): Effect.Effect<void> =>
+        Effect.catchAll(leases.release(name, holder), () => {
+          const wait = RELEASE_FIRST_WAIT_MS * 2 ** n
+          return n + 1 >= RELEASE_ATTEMPTS || performance.now() + wait >= held.expiresBy
+            ? Effect.void
+            : Effect.zipRight(sleepLive(wait), attempt(n + 1))
+        })
+      return Effect.catchAllCause(attempt(0), () => Effect.void)
+    }
+
     /** Renews the lease every third of its TTL; fails only when the lease is lost. */
-    const keepLease = (name: string, holder: string, claimedAt: number): Effect.Effect<never, JobLeaseLost> => {
-      let expiresBy = claimedAt + ttlMs
+    const keepLease = (name: string, holder: string, held: Held): Effect.Effect<never, JobLeaseLost> => {
       const beat: Effect.Effect<void, JobLeaseLost> = Effect.gen(function*() {
         yield* sleepLive(ttlMs / 3)
         const sent = performance.now()
         const renewed = yield* Effect.either(leases.renew(name, holder, ttlMs))
         if (Either.isRight(renewed)) {
           if (!renewed.right) return yield* new JobLeaseLost({ job: name })
-          expiresBy = sent + ttlMs
-        } else if (performance.now() >= expiresBy) {
+          held.expiresBy = sent + ttlMs
+        } else if (performance.now() >= held.expiresBy) {
           return yield* new JobLeaseLost({ job: name })
         }
       })
       return Effect.forever(beat)
     }
 
+    /**
+     * Claims the lease: `Some` when this run holds it, `None` when another holder's is running. A
+     * claim that failed because the database was unreachable or erred may have been taken all the
+     * same (its answer was lost): it is released (best effort) before the failure goes on. A claim that
+     * lost a race (`contention`) wrote nothing.
+     */
+    const claim = (name: string, holder: string): Effect.Effect<Option.Option<Held>, StorageError> =>
+      Effect.suspend(() => {
+        // Taken before the claim: the lease cannot expire earlier than this plus its TTL.
+        const held: Held = { expiresBy: performance.now() + ttlMs }
+        return leases.claim(name, holder, ttlMs).pipe(
+          Effect.map((claimed) => (claimed ? Option.some(held) : Option.none())),
+          Effect.tapError((e) => (e.reason === "contention" ? Effect.void : release(name, holder, held)))
+        )
+      })
+
     const runExclusive: JobsShape["runExclusive"] = (name, job) =>
       Effect.flatMap(newHolder, (holder) =>
         Effect.acquireUseRelease(
-          Effect.suspend(() => {
-            // Taken before the claim: the lease cannot expire earlier than this plus its TTL.
-            const before = performance.now()
-            return Effect.map(leases.claim(name, holder, ttlMs), (claimed) => (claimed ? Option.some(before) : Option.none()))
-          }),
+          claim(name, holder),
           Option.match({
             onNone: () => Effect.succeedNone,
             // Both sides are interruptible even when the caller is not (a runner that lets a run finish
             // on a signal): losing the lease stops the job, the job's end stops the renewals.
-            onSome: (claimedAt) =>
+            onSome: (held) =>
               Effect.asSome(
-                Effect.raceFirst(Effect.interruptible(job), Effect.interruptible(keepLease(name, holder, claimedAt)))
+                Effect.raceFirst(Effect.interruptible(job), Effect.interruptible(keepLease(name, holder, held)))
               )
           }),
-          (claimed) => (Option.isSome(claimed) ? Effect.ignore(leases.release(name, holder)) : Effect.void)
+          (claimed) => (Option.isSome(claimed) ? release(name, holder, claimed.value) : Effect.void)
         ))
 
     /** Runs `work` under the job's lease and reports; a failure becomes a `failed` report. */
@@ -325,28 +400,11 @@ export const make = (options: JobsOptions = {}) =>
               ? { job, status: "ok", counts: ran.value, durationMs: elapsedSince(started) }
               : { job, status: "skipped", reason: "held-by-another-runner", durationMs: elapsedSince(started) }
           ),
-          Effect.catchAllCause((cause): Effect.Effect<JobReport> => {
-            if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-            const failure = Cause.failureOption(cause)
-            if (Option.isSome(failure)) {
-              const error = failure.value as { message?: unknown }
-              return Effect.succeed({
-                job,
-                status: "failed",
-                reason: reasonOf(failure.value),
-                message: typeof error?.message === "string" ? error.message : String(failure.value),
-                durationMs: elapsedSince(started)
-              })
-            }
-            // A defect: its text may hold internals, so the report says only that it happened.
-            return Effect.as(Effect.logDebug(`job ${job}: unexpected failure`, cause), {
-              job,
-              status: "failed",
-              reason: "unexpected",
-              message: "an unexpected error; its cause is logged at debug level",
-              durationMs: elapsedSince(started)
-            } satisfies JobReport)
-          })
+          Effect.catchAllCause((cause): Effect.Effect<JobReport> =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.failCause(cause as Cause.Cause<never>)
+              : failureReport(job, cause, elapsedSince(started))
+          )
         )
       })
 

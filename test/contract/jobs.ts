@@ -1,8 +1,11 @@
 /**
- * The job contract, run against SQLite (jobs.sqlite.test.ts) and PostgreSQL (jobs.pg.test.ts): the
- * lease port (one claim wins, an expired lease is taken over, renew and release belong to the
- * holder), `Jobs.runExclusive` (skips when held, always releases, renews while a job runs, stops a
- * job whose lease was taken over) and the named jobs' reports.
+ * The job contract, run against SQLite (jobs.sqlite.test.ts), SQLite with deferred writes
+ * (jobs.sqlite-deferred.test.ts), PostgreSQL (jobs.pg.test.ts) and D1 (jobs.d1.test.ts): the lease
+ * port (one claim wins, an expired lease is taken over, renew and release belong to the holder),
+ * `Jobs.runExclusive` (skips when held, always releases, renews while a job runs, stops a job whose
+ * lease was taken over), the named jobs' reports, and storage blips around the lease (a release
+ * that fails is tried again, a claim whose answer was lost is given up, both are `failed` reports,
+ * never a lease left behind for its TTL) — injected over the engine's real lease port.
  *
  * Leases live in real time (the database's clock), so these tests sleep for real, briefly; the
  * business clock of the expiry job is fixed per call (`atTime`).
@@ -17,7 +20,8 @@ import * as Option from "effect/Option"
 import type { StoragePorts } from "../../src/storage/Storage.js"
 import type { StoredEvent } from "../../src/kernel/Events.js"
 import { EventDeliveryFailed, EventSink } from "../../src/platform/EventSink.js"
-import { JobLeases } from "../../src/platform/JobLeases.js"
+import { JobLeases, type JobLeasesShape } from "../../src/platform/JobLeases.js"
+import { StorageError } from "../../src/kernel/Errors.js"
 import { Customers } from "../../src/customers/Customers.js"
 import * as Jobs from "../../src/jobs/Jobs.js"
 import { Wallets } from "../../src/wallets/Wallets.js"
@@ -51,6 +55,34 @@ const makeSink = () => {
 
 const okCounts = (report: Jobs.JobReport) => (report.status === "ok" ? report.counts : undefined)
 
+/**
+ * The engine's lease port with storage blips on demand: `claimAnswersLost` claims that are made but
+ * answered `unavailable` (the connection died after the statement), `releaseFailures` releases that
+ * fail `unavailable` without reaching the database. `releases` counts release attempts.
+ */
+const flaky = (leases: JobLeasesShape) => {
+  const faults = { claimAnswersLost: 0, releaseFailures: 0, releases: 0 }
+  const blip = (operation: string) => new StorageError({ reason: "unavailable", operation })
+  const shape = JobLeases.of({
+    claim: (name, holder, ttlMs) =>
+      Effect.flatMap(leases.claim(name, holder, ttlMs), (won) =>
+        Effect.suspend(() => {
+          if (faults.claimAnswersLost === 0) return Effect.succeed(won)
+          faults.claimAnswersLost--
+          return Effect.fail(blip("claiming a job lease"))
+        })),
+    renew: leases.renew,
+    release: (name, holder) =>
+      Effect.suspend(() => {
+        faults.releases++
+        if (faults.releaseFailures === 0) return leases.release(name, holder)
+        faults.releaseFailures--
+        return Effect.fail(blip("releasing a job lease"))
+      })
+  })
+  return { faults, shape }
+}
+
 export const jobContract = <E>(name: string, storage: Layer.Layer<StoragePorts | SqlClient.SqlClient, E>) => {
   const { state, sink } = makeSink()
   const relayName = `contract-${freshWord()}`
@@ -58,6 +90,18 @@ export const jobContract = <E>(name: string, storage: Layer.Layer<StoragePorts |
     Layer.provide(sink),
     Layer.provideMerge(servicesOver(storage))
   )
+
+  /** A second job service, over the flaky lease port (`leaseTtlMs` long enough that a lease left behind shows). */
+  const flakyJobs = (options: { readonly leaseTtlMs: number }) =>
+    Effect.gen(function*() {
+      const { faults, shape } = flaky(yield* JobLeases)
+      const jobs = yield* Jobs.make({
+        holder: "flaky",
+        leaseTtlMs: options.leaseTtlMs,
+        relay: { name: `flaky-${freshWord()}`, from: "start", batchSize: 7 }
+      }).pipe(Effect.provideService(JobLeases, shape), Effect.provide(sink), Effect.orDie)
+      return { faults, jobs }
+    })
 
   layer(live, { timeout: "60 seconds" })(name, (it) => {
     it.effect("of 8 concurrent claims on a free lease exactly one wins", () =>
@@ -199,6 +243,64 @@ export const jobContract = <E>(name: string, storage: Layer.Layer<StoragePorts |
         expect(okCounts(again)).toEqual({ expired: 0, amount: 0 })
         expect(Jobs.isIdle(again)).toBe(true)
         expect((yield* auditLedger).violations).toEqual([])
+      }))
+
+    it.effect("a run that fails on a storage blip releases its lease though the blip fails its first two releases: the next run runs, not skipped", () =>
+      Effect.gen(function*() {
+        const leases = yield* JobLeases
+        const customers = yield* Customers
+        const { faults, jobs } = yield* flakyJobs({ leaseTtlMs: 10_000 })
+        const job = `blip-${freshWord()}`
+        faults.releaseFailures = 2
+        const blip = new StorageError({ reason: "unavailable", operation: "expiring credits" })
+        expect(yield* Effect.exit(jobs.runExclusive(job, Effect.fail(blip)))).toEqual(Exit.fail(blip))
+        expect(yield* leases.claim(job, "next", 10_000), "the failed run's lease is free").toBe(true)
+        expect(faults.releases).toBe(3)
+
+        // the same through a named job's report: a relay run refused by the sink, its releases failing twice
+        yield* customers.create({ phone: freshPhone(), name: "Blip" })
+        state.failing = true
+        faults.releaseFailures = 2
+        const failed = yield* jobs.relay
+        state.failing = false
+        expect(failed).toMatchObject({ job: "relay", status: "failed", reason: "delivery-rejected" })
+        const next = yield* jobs.relay
+        expect(next).toMatchObject({ job: "relay", status: "ok" })
+        expect(okCounts(next)!.delivered).toBeGreaterThan(0)
+      }))
+
+    it.effect("a claim that fails on a storage blip is a failed report, and one whose answer was lost leaves no lease behind", () =>
+      Effect.gen(function*() {
+        const leases = yield* JobLeases
+        const { faults, jobs } = yield* flakyJobs({ leaseTtlMs: 10_000 })
+        const job = `lost-${freshWord()}`
+        let runs = 0
+        faults.claimAnswersLost = 1
+        const exit = yield* Effect.exit(jobs.runExclusive(job, Effect.sync(() => ++runs)))
+        expect(exit).toEqual(Exit.fail(new StorageError({ reason: "unavailable", operation: "claiming a job lease" })))
+        expect(runs).toBe(0)
+        expect(yield* leases.claim(job, "next", 10_000)).toBe(true)
+
+        faults.claimAnswersLost = 1
+        const failed = yield* jobs.relay
+        expect(failed).toMatchObject({ job: "relay", status: "failed", reason: "storage-unavailable" })
+        expect(Jobs.formatReport(failed)).toMatch(
+          /^job=relay status=failed reason=storage-unavailable duration_ms=\d+ message="Storage failed during claiming a job lease: the database is unavailable"$/
+        )
+        expect(yield* jobs.relay).toMatchObject({ job: "relay", status: "ok" })
+      }))
+
+    it.effect(`a release that keeps failing is tried a few times, never past the lease's end; then the lease runs out after its TTL (${TTL} ms)`, () =>
+      Effect.gen(function*() {
+        const leases = yield* JobLeases
+        const { faults, jobs } = yield* flakyJobs({ leaseTtlMs: TTL })
+        const job = `stuck-${freshWord()}`
+        faults.releaseFailures = 1_000
+        expect(yield* jobs.runExclusive(job, Effect.succeed("done")).pipe(Effect.timeout("5 seconds"))).toEqual(Option.some("done"))
+        expect(faults.releases).toBeGreaterThan(1)
+        expect(faults.releases).toBeLessThanOrEqual(6)
+        yield* sleepReal(TTL + 100)
+        expect(yield* leases.claim(job, "next", 10_000)).toBe(true)
       }))
 
     it.effect("relay delivers new events to the sink at least once: a refused batch fails the run and is delivered again by the next", () =>
