@@ -10,6 +10,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { recoverSqlDefects } from "./SqlFailure.js"
 
 /** A module's migrations: name (`NNNN_what`, ids unique across modules) → effect. @since 0.1.0 */
 export type Migrations = Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>
@@ -83,5 +84,7 @@ export const migrate = (all: Migrations) => Effect.gen(function*() {
       )`.pipe(Effect.retry({ times: 3 })),
     orElse: () => Effect.void
   })
-  return yield* Migrator.make({})({ loader: Migrator.fromRecord(all), table: "c360_migrations" })
+  // A COMMIT or ROLLBACK that fails (a connection lost at the end) is a defect in @effect/sql: made
+  // a failure again, so that a host sees a StorageError rather than a driver's stack.
+  return yield* recoverSqlDefects(Migrator.make({})({ loader: Migrator.fromRecord(all), table: "c360_migrations" }))
 })
