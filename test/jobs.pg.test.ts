@@ -1,6 +1,9 @@
 /**
- * Jobs on PostgreSQL: the job contract, and two real runner processes (`examples/jobs/runner.ts
- * --once expire-credits`) started at once on one database holding 2,000 due credits over 200 wallets.
+ * Jobs on PostgreSQL: the job contract; two real runner processes (`examples/jobs/runner.ts
+ * --once expire-credits`) started at once on one database holding 2,000 due credits over 200 wallets;
+ * and the runner's failures on a database that fails under it — a migration whose COMMIT is refused
+ * (a defect in @effect/sql, which printed a driver's stack instead of the run's line) and a lease
+ * claim whose backend is killed — each one documented line, exit 1, then a next run that runs.
  *
  * "At once" is made certain, not left to process start-up timing: the test holds a row lock on the
  * job's (expired) lease row while both runners start, waits until PostgreSQL shows both of their
@@ -28,6 +31,91 @@ const DAY = 86_400_000
 
 describe.skipIf(!pgEnabled)("PostgreSQL", () => {
   jobContract("jobs on PostgreSQL", pgStorage())
+
+  /** A plain connection of the test's own to `url`, closed with the scope. */
+  const connectTo = (url: string) =>
+    Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = new pg.Client({ connectionString: url })
+        client.on("error", () => undefined)
+        await client.connect()
+        return client
+      }),
+      (client) => Effect.promise(() => client.end().catch(() => undefined))
+    )
+  const noStack = (text: string) => expect(text, "no stack trace, no driver error").not.toMatch(/^\s+at |SqlError|\[cause\]/m)
+
+  it.live("runner --once: a migration whose COMMIT fails is the run's failure — its one line (storage-unexpected), no stack, exit 1; once the database accepts it, the next run migrates and runs", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const admin = yield* connectTo(url)
+      // The migrator's table as the library creates it, with a check that refuses every commit that wrote to it.
+      yield* Effect.promise(() =>
+        admin.query(`CREATE TABLE c360_migrations (migration_id integer primary key,
+            created_at timestamp with time zone not null default now(), name text not null);
+          CREATE FUNCTION c360_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+          CREATE CONSTRAINT TRIGGER c360_test_refuse AFTER INSERT ON c360_migrations
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION c360_test_refuse();`)
+      )
+      const env = { DATABASE_URL: url }
+      const refused = yield* Effect.promise(() => runRunner(["--once", "expire-credits"], env))
+      expect(refused.code, refused.stdout + refused.stderr).toBe(1)
+      expect(runLines(refused.stdout).map((l) => l.line)).toEqual([
+        expect.stringMatching(
+          / ERROR job=expire-credits status=failed reason=storage-unexpected duration_ms=\d+ message="Storage failed during migrating the database: the database reported an unexpected error"$/
+        )
+      ])
+      noStack(refused.stdout)
+      expect(refused.stderr).toBe("jobs: cannot start: Storage failed during migrating the database: the database reported an unexpected error\n")
+
+      yield* Effect.promise(() => admin.query("DROP TRIGGER c360_test_refuse ON c360_migrations"))
+      const next = yield* Effect.promise(() => runRunner(["--once", "expire-credits"], env))
+      expect(next.code, next.stdout + next.stderr).toBe(0)
+      expect(runLines(next.stdout).map((l) => l.fields.status)).toEqual(["ok"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("runner --once: a lease claim whose backend is killed is a failed run — its one line (storage-unavailable), no stack, exit 1 — and leaves no lease: the next run runs", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const env = { DATABASE_URL: url }
+      const first = yield* Effect.promise(() => runRunner(["--once", "expire-credits"], env)) // migrates
+      expect(first.code, first.stdout + first.stderr).toBe(0)
+      const gate = yield* connectTo(url)
+      const watch = yield* connectTo(url)
+      // An expired lease row for the job, locked by the test: the runner's claim waits on it.
+      yield* Effect.promise(async () => {
+        await gate.query(`INSERT INTO c360_job_leases (name, holder, acquired_at, expires_at) VALUES ('expire-credits', 'gate', 0, 0)`)
+        await gate.query("BEGIN")
+        await gate.query(`SELECT * FROM c360_job_leases WHERE name = 'expire-credits' FOR UPDATE`)
+      })
+      const running = runRunner(["--once", "expire-credits"], env)
+      let killed = false
+      for (let i = 0; i < 300 && !killed; i++) {
+        yield* Effect.sleep("100 millis")
+        const { rows } = yield* Effect.promise(() =>
+          watch.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%c360_job_leases%'`)
+        )
+        killed = rows.length === 1 && rows[0].ok === true
+      }
+      expect(killed, "the runner's claim waited on the lease row and was killed").toBe(true)
+      const failed = yield* Effect.promise(() => running)
+      yield* Effect.promise(() => gate.query("ROLLBACK"))
+      expect(failed.code, failed.stdout + failed.stderr).toBe(1)
+      expect(runLines(failed.stdout).map((l) => l.line)).toEqual([
+        expect.stringMatching(
+          / ERROR job=expire-credits status=failed reason=storage-unavailable duration_ms=\d+ message="Storage failed during claiming a job lease: the database is unavailable"$/
+        )
+      ])
+      noStack(failed.stdout)
+      expect(failed.stderr).toBe("jobs: expire-credits failed (storage-unavailable): Storage failed during claiming a job lease: the database is unavailable\n")
+      const { rows } = yield* Effect.promise(() => watch.query("SELECT holder FROM c360_job_leases"))
+      expect(rows, "only the test's expired row").toEqual([{ holder: "gate" }])
+
+      const next = yield* Effect.promise(() => runRunner(["--once", "expire-credits"], env))
+      expect(next.code, next.stdout + next.stderr).toBe(0)
+      expect(runLines(next.stdout).map((l) => l.fields.status)).toEqual(["ok"])
+    }).pipe(Effect.scoped), 60_000)
 
   it.live(
     `Jobs: two runners at once expire each due credit once (${WALLETS * CREDITS_PER_WALLET} due credits over ${WALLETS} wallets): one runs, the other skips`,

@@ -1,8 +1,10 @@
 /**
  * `examples/jobs/runner.ts` as a process, on SQLite files: `--once` exit codes (0 ok, 1 the run
  * failed, 2 bad usage; 1 when it cannot start), exactly one log line per run in the documented
- * format, the webhook sink (one JSON POST per batch, redelivered after a refusal), and a graceful
- * stop on SIGTERM.
+ * format — with `--once`, a database that cannot be opened is the run's failure on that line — the
+ * webhook sink (one JSON POST per batch, redelivered after a refusal), and a graceful stop on
+ * SIGTERM. (jobs.pg.test.ts runs it on PostgreSQL: a migration whose COMMIT fails, a claim killed
+ * mid-statement.)
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -111,21 +113,35 @@ describe("job runner (examples/jobs/runner.ts)", () => {
       expect(second!.body).toEqual(first!.body)
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("bad usage exits 2 with the usage on stderr; a database that cannot be opened exits 1 with a clear message", () =>
+  it.live("bad usage exits 2 with the usage on stderr; with --once, a database that cannot be opened is the run's failure: its one line, a clear message, exit 1", () =>
     Effect.gen(function*() {
-      const [unknown, extra, unreachable] = yield* Effect.promise(() =>
+      const [unknown, extra, unreachable, unopenable, forever] = yield* Effect.promise(() =>
         Promise.all([
           runRunner(["--once", "send-newsletter"]),
           runRunner(["--once"]),
-          runRunner(["--once", "expire-credits"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" })
+          runRunner(["--once", "expire-credits"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }),
+          runRunner(["--once", "relay"], { C360_SQLITE_FILE: join(dir, "no-such-folder", "shop.db") }),
+          runRunner([], { C360_SQLITE_FILE: join(dir, "no-such-folder", "shop.db") })
         ])
       )
       expect([unknown.code, unknown.stdout]).toEqual([2, ""])
       expect(unknown.stderr).toBe("jobs: unknown job \"send-newsletter\"\nusage: tsx examples/jobs/runner.ts [--once expire-credits|relay]\n")
       expect([extra.code, extra.stdout]).toEqual([2, ""])
       expect(extra.stderr).toMatch(/^jobs: unexpected arguments: --once\nusage: /)
-      expect([unreachable.code, unreachable.stdout]).toEqual([1, ""])
+
+      expect(unreachable.code).toBe(1)
+      expect(unreachable.stdout).toMatch(
+        /^\S+ ERROR job=expire-credits status=failed reason=storage-unavailable duration_ms=\d+ message="Storage failed during connecting to PostgreSQL: the database is unavailable"\n$/
+      )
       expect(unreachable.stderr).toBe("jobs: cannot start: Storage failed during connecting to PostgreSQL: the database is unavailable\n")
+      expect(unopenable.code).toBe(1)
+      expect(unopenable.stdout).toMatch(
+        /^\S+ ERROR job=relay status=failed reason=storage-unavailable duration_ms=\d+ message="Storage failed during connecting to [^"]*SQLite[^"]*: the database is unavailable"\n$/
+      )
+      expect(unopenable.stderr).toMatch(/^jobs: cannot start: Storage failed during connecting to .*SQLite.*: the database is unavailable\n$/)
+      // without --once there is no run to report: the message only
+      expect([forever.code, forever.stdout]).toEqual([1, ""])
+      expect(forever.stderr).toBe(unopenable.stderr)
     }), 60_000)
 
   it.live("without --once it relays continuously and stops gracefully on SIGTERM: exit 0, its lease released", () =>

@@ -4,7 +4,8 @@
  *   npm run jobs                             credit expiry at the top of every hour (Asia/Ho_Chi_Minh),
  *                                            the outbox relay continuously; stop with Ctrl-C / SIGTERM
  *   npm run jobs -- --once expire-credits    one run of one job, then exit, for a host's own scheduler
- *   npm run jobs -- --once relay             (exit 0: ok or skipped; 1: the run failed; 2: bad usage)
+ *   npm run jobs -- --once relay             (exit 0: ok or skipped; 1: the run failed, or the database
+ *                                            could not be opened; 2: bad usage)
  *
  * Environment:
  *   DATABASE_URL        PostgreSQL (postgres://…); without it, the SQLite file C360_SQLITE_FILE
@@ -17,13 +18,18 @@
  *   C360_TIME_ZONE      the library's business time zone, also the cron's (default Asia/Ho_Chi_Minh)
  *   C360_LOG_LEVEL      "debug" also logs the relay's idle runs
  *
- * One log line per run (`job=… status=ok|skipped|failed …`). Any number of runners may share one
- * database: the library's job leases let only one of them run a job at a time; the others log
- * `status=skipped reason=held-by-another-runner`. A signal lets the current run finish and release
- * its lease, then closes the database.
+ * One log line per run (`job=… status=ok|skipped|failed …`), whatever happens: with `--once`, a
+ * database that cannot be opened or migrated is that run's failure, on the same line
+ * (`status=failed reason=storage-unavailable …`), and its message also goes to stderr. Nothing else is
+ * printed: no driver error or stack (a defect's cause is logged at debug level only). Any number of
+ * runners may share one database: the library's job leases let only one of them run a job at a
+ * time; the others log `status=skipped reason=held-by-another-runner`. A run that fails gives its
+ * lease up (retrying the release for a moment if the database blipped), so the next `--once` runs
+ * rather than skips. A signal lets the current run finish and release its lease, then closes the
+ * database.
  *
  * This file only assembles layers and schedules; the jobs and their guarantees are the library's
- * (`Jobs` in src/services/Jobs.ts).
+ * (`Jobs` in src/jobs/Jobs.ts).
  */
 import { hostname } from "node:os"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -35,6 +41,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Config, Customer360, Jobs } from "../../src/index.js"
 
@@ -85,23 +92,44 @@ const live = Jobs.layer({ holder, relay: { name: env("C360_RELAY_NAME"), from: r
   Layer.provideMerge(Customer360.layer(storage, { timeZone: env("C360_TIME_ZONE") }))
 )
 
+/** A run's one line: at ERROR when it failed, at `idleLevel` when it did nothing, else at INFO. */
+const logReport = (report: Jobs.JobReport, idleLevel: LogLevel.LogLevel) =>
+  Effect.logWithLevel(
+    report.status === "failed" ? LogLevel.Error : Jobs.isIdle(report) ? idleLevel : LogLevel.Info,
+    Jobs.formatReport(report)
+  )
+
 /** One run, logged on one line. A signal waits for it: it finishes and releases its lease first. */
 const runLogged = (job: Jobs.JobName, idleLevel: LogLevel.LogLevel) =>
   Effect.flatMap(Jobs.Jobs, (jobs) => jobs.run(job)).pipe(
     Effect.uninterruptible,
-    Effect.tap((report) =>
-      Effect.logWithLevel(
-        report.status === "failed" ? LogLevel.Error : Jobs.isIdle(report) ? idleLevel : LogLevel.Info,
-        Jobs.formatReport(report)
-      )
-    )
+    Effect.tap((report) => logReport(report, idleLevel))
   )
 
+/**
+ * `--once`: one run, exit 0 (ok, skipped) or 1 (failed). The run never fails (a failure is its
+ * report); what can fail around it — opening or migrating the database — is reported as that run's
+ * failure, on the same one line, with "cannot start" and its message on stderr.
+ */
 const runOnce = (job: Jobs.JobName) =>
-  Effect.map(runLogged(job, LogLevel.Info), (report) => {
-    if (report.status !== "failed") return 0
-    console.error(`jobs: ${job} failed (${report.reason}): ${report.message}`)
-    return 1
+  Effect.suspend(() => {
+    const started = performance.now()
+    return runLogged(job, LogLevel.Info).pipe(
+      Effect.map((report) => {
+        if (report.status !== "failed") return 0
+        console.error(`jobs: ${job} failed (${report.reason}): ${report.message}`)
+        return 1
+      }),
+      Effect.provide(live),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.gen(function*() {
+          const report = yield* Jobs.failureReport(job, cause, Math.round(performance.now() - started))
+          yield* logReport(report, LogLevel.Info)
+          console.error(`jobs: cannot start: ${report.message}`)
+          return 1
+        })
+      )
+    )
   })
 
 const runForever = Effect.gen(function*() {
@@ -120,7 +148,25 @@ const runForever = Effect.gen(function*() {
     Effect.repeat(runLogged("relay", LogLevel.Debug), Schedule.spaced(Duration.millis(pollMs)))
   ], { concurrency: "unbounded", discard: true })
   return 0
-})
+}).pipe(
+  Effect.provide(live),
+  // The database could not be opened, or the options are bad: a clear message, never a stack (a
+  // defect's cause at debug level only).
+  Effect.catchAllCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    const failure = Cause.failureOption(cause)
+    const message = Option.isSome(failure)
+      ? failure.value.message
+      : "an unexpected error; its cause is logged at debug level"
+    return Effect.zipRight(
+      Option.isSome(failure) ? Effect.void : Effect.logDebug("jobs: cannot start", cause),
+      Effect.sync(() => {
+        console.error(`jobs: cannot start: ${message}`)
+        return 1
+      })
+    )
+  })
+)
 
 const logger = Logger.make(({ cause, date, logLevel, message }) => {
   const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
@@ -129,15 +175,8 @@ const logger = Logger.make(({ cause, date, logLevel, message }) => {
 })
 
 const program = (once === undefined ? runForever : runOnce(once)).pipe(
-  Effect.provide(live),
   // after the layers are released: runs finished, leases released, database closed
   Effect.onInterrupt(() => Effect.logInfo("runner=stopped")),
-  Effect.catchAll((error) =>
-    Effect.sync(() => {
-      console.error(`jobs: cannot start: ${error.message}`)
-      return 1
-    })
-  ),
   Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
   Logger.withMinimumLogLevel(env("C360_LOG_LEVEL") === "debug" ? LogLevel.Debug : LogLevel.Info)
 )
