@@ -18,7 +18,8 @@ export interface JobLeasesShape {
   /**
    * Takes the lease on `name` for `ttlMs` unless another holder's lease is still running (one that
    * has expired is taken over). Of any number of concurrent claims on a free or expired lease,
-   * exactly one returns `true`.
+   * exactly one returns `true`. A claim that fails `unavailable` or `unexpected` may have been taken
+   * all the same (the connection died after the statement); one that fails `contention` was not.
    */
   readonly claim: (name: string, holder: string, ttlMs: number) => Effect.Effect<boolean, StorageError>
   /**
@@ -26,7 +27,11 @@ export interface JobLeasesShape {
    * has taken it over (or it was released).
    */
   readonly renew: (name: string, holder: string, ttlMs: number) => Effect.Effect<boolean, StorageError>
-  /** Gives the lease up if `holder` holds it; does nothing otherwise. */
+  /**
+   * Gives the lease up if `holder` holds it; does nothing otherwise. Idempotent, so it is safe to
+   * repeat after a failure and to call after a claim whose answer was lost (whether or not it was
+   * taken): `Jobs` does both.
+   */
   readonly release: (name: string, holder: string) => Effect.Effect<void, StorageError>
 }
 
