@@ -22,6 +22,7 @@ import * as Library from "./Customer360.js"
 import * as Registry from "./modules.js"
 import { StorageError, ValidationError } from "./kernel/Errors.js"
 import type { Channel, StoredEvent } from "./kernel/Events.js"
+import { nestsDeeperThan, tooDeep } from "./kernel/Nesting.js"
 import * as Phone from "./kernel/Phone.js"
 import * as Relay from "./platform/Relay.js"
 import { Wallets } from "./wallets/Wallets.js"
@@ -150,8 +151,18 @@ const storageLayer = async (
 }
 
 /**
+ * The operation, unless an argument nests arrays or objects more than 64 levels deep (see
+ * `kernel/Nesting.ts`): that is refused with a `ValidationError` before the operation sees it.
+ */
+const shallow = <A, E>(args: ReadonlyArray<unknown>, operation: () => Effect.Effect<A, E>): Effect.Effect<A, E | ValidationError> =>
+  Effect.suspend((): Effect.Effect<A, E | ValidationError> =>
+    args.some((arg) => nestsDeeperThan(arg)) ? Effect.fail(tooDeep("The input")) : operation()
+  )
+
+/**
  * A service's operations as Promise-returning functions (the facade namespace of its module): each
- * runs its `Effect` on the library's runtime; an `Option` result becomes the value or `null`.
+ * runs its `Effect` on the library's runtime, its arguments checked by {@link shallow}; an
+ * `Option` result becomes the value or `null`.
  */
 const promised = (
   service: Record<string, unknown>,
@@ -163,7 +174,7 @@ const promised = (
     if (typeof operation !== "function" || entry.omit.includes(name)) continue
     namespace[entry.rename[name] ?? name] = (...args) =>
       execute(Effect.map(
-        Effect.suspend(() => operation(...args) as Effect.Effect<unknown, unknown>),
+        shallow(args, () => operation(...args) as Effect.Effect<unknown, unknown>),
         (value) => (Option.isOption(value) ? Option.getOrNull(value) : value)
       ))
   }
@@ -231,7 +242,8 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   }
   const wallets = await runtime.runPromise(Wallets)
   const jobs = {
-    expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => execute(wallets.expireCredits(options ?? {}))
+    expireCredits: (options?: { batchSize?: number; maxBatches?: number }) =>
+      execute(shallow([options], () => wallets.expireCredits(options ?? {})))
   }
 
   // The relay runs while this instance has subscribers; its checkpoint survives restarts.

@@ -310,6 +310,64 @@ describe(name, () => {
     expect(await c360.wallets.get(phone)).toMatchObject({ balance: 10_000, credits: [] })
   })
 
+  it("an argument nested more than 64 levels deep is a ValidationError on every call, never InternalError; nothing written", async () => {
+    const phone = freshPhone()
+    const customer = await c360.customers.create({ phone, name: "Nested" })
+    await c360.wallets.deposit({ phone, amount: 10_000, reference: `fn-${phone}`, source: "manual" })
+    const ledger = await c360.wallets.transactions(phone, { limit: 200 })
+    const customers = await total()
+    const array = (levels: number, inner: unknown = 1): unknown => {
+      let value = inner
+      for (let i = 0; i < levels; i++) value = [value]
+      return value
+    }
+    const object = (levels: number): unknown => {
+      let value: unknown = "x"
+      for (let i = 0; i < levels; i++) value = { a: value }
+      return value
+    }
+    const cycle: Record<string, unknown> = { phone }
+    cycle.self = cycle
+    const deepValues = [array(65), array(3_000), array(100_000), object(3_000), cycle]
+    const calls = (deep: unknown): ReadonlyArray<() => Promise<unknown>> => [
+      () => c360.customers.create({ phone: freshPhone(), name: "N", notes: deep } as any),
+      () => c360.customers.create(deep as any),
+      () => c360.customers.getOrCreate({ phone: freshPhone(), source: "ticket", name: deep } as any),
+      () => c360.customers.update(customer.id, { notes: deep } as any),
+      () => c360.customers.update(deep as any, { name: "N" }),
+      () => c360.customers.search({ q: deep } as any),
+      () => c360.customers.findByPhone(deep as any),
+      () => c360.customers.view(deep as any),
+      () => c360.wallets.deposit({ phone, amount: deep, reference: `fn-${phone}-d`, source: "manual" } as any),
+      () => c360.wallets.withdraw({ phone, amount: 1, reference: deep } as any),
+      () => c360.wallets.issueVirtualCredit({ phone, amount: 1, reason: "r", reference: `fn-${phone}-c`, ticketId: deep } as any),
+      () => c360.wallets.transactions(phone, { cursor: deep } as any),
+      () => c360.wallets.get(deep as any),
+      () => c360.jobs.expireCredits({ batchSize: deep } as any)
+    ]
+    for (const deep of deepValues) {
+      for (const call of calls(deep)) {
+        const error = await rejectionOf(call)
+        expect(error).toMatchObject({ _tag: "ValidationError", message: "The input nests arrays or objects more than 64 levels deep" })
+      }
+    }
+    // the input object is a level: 64 levels of arrays inside it make 65, refused; 63 make 64, the rules' to judge
+    expect(await rejectionOf(() => c360.customers.create({ phone: freshPhone(), name: "N", notes: array(64) } as any)))
+      .toMatchObject({ _tag: "ValidationError", message: "The input nests arrays or objects more than 64 levels deep" })
+    const deepest = await rejectionOf(() => c360.customers.create({ phone: freshPhone(), name: "N", notes: array(63) } as any))
+    expect(deepest._tag).toBe("ValidationError")
+    expect((deepest as unknown as { issues: ReadonlyArray<{ path: string }> }).issues.map((i) => i.path)).toContain("notes")
+    // shared sub-objects are measured once: 40 levels of [v, v] are 2^40 paths but 41 objects, and 41 levels
+    let dag: unknown = {}
+    for (let i = 0; i < 40; i++) dag = [dag, dag]
+    const wide = await rejectionOf(() => c360.customers.create({ phone: freshPhone(), name: "N", notes: dag } as any))
+    expect(wide._tag).toBe("ValidationError")
+    expect(wide.message).not.toContain("levels deep")
+    expect(await c360.wallets.transactions(phone, { limit: 200 })).toEqual(ledger)
+    expect(await total()).toBe(customers)
+    expect(await c360.customers.get(customer.id)).toEqual(customer)
+  })
+
   it("property: hostile phone strings are InvalidPhone (or found/not found), never anything else", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(badPhone, fc.string({ unit: "binary", maxLength: 40 })), async (raw) => {
