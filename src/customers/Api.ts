@@ -1,6 +1,8 @@
 /**
  * The customers module's HTTP endpoints (`/api/customers…`), each with the role it requires
- * declared once (docs/customers.md).
+ * declared once (docs/customers.md#roles-over-http): staff create and edit customers; a customer's
+ * `status` (soft delete, block, restore) is the manager's, through `DELETE` or a `PUT` with a
+ * `status` field.
  *
  * @since 0.1.0
  */
@@ -59,7 +61,7 @@ export class CustomersGroup extends HttpApiGroup.make("customers")
     HttpApiEndpoint.put("update")`/customers/${IdParam}`
       .setPayload(Schema.encodedSchema(CustomerPatch))
       .addSuccess(CustomerJson)
-      .pipe(withRole("staff", "Update a customer"))
+      .pipe(withRole("staff", "Update a customer", { fields: { status: "manager" } }))
   )
   .add(
     HttpApiEndpoint.del("delete")`/customers/${IdParam}`

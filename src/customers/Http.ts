@@ -9,7 +9,7 @@ import { apiOf, authorized, domain } from "../platform/http/HttpKit.js"
 import { CustomersGroup } from "./Api.js"
 import { Customers } from "./Customers.js"
 
-const role = (endpoint: string) => authorized(CustomersGroup, endpoint)
+const role = (endpoint: string, request?: { readonly payload?: unknown }) => authorized(CustomersGroup, endpoint, request)
 
 /** The handlers of {@link CustomersGroup}, over the `Customers` service. @since 0.1.0 */
 export const layer = HttpApiBuilder.group(apiOf(CustomersGroup), "customers", (handlers) =>
@@ -19,6 +19,6 @@ export const layer = HttpApiBuilder.group(apiOf(CustomersGroup), "customers", (h
       .handle("create", ({ payload }) => role("create")(domain(customers.create(payload))))
       .handle("search", ({ urlParams }) => domain(customers.search(urlParams)))
       .handle("recent", ({ urlParams }) => domain(customers.search({ page: 1, limit: urlParams.limit ?? 20 })))
-      .handle("update", ({ path, payload }) => role("update")(domain(customers.update(path.id, payload))))
+      .handle("update", ({ path, payload }) => role("update", { payload })(domain(customers.update(path.id, payload))))
       .handle("delete", ({ path }) => role("delete")(domain(customers.delete(path.id))))
   }))

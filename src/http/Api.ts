@@ -10,8 +10,10 @@
  * - Every failure is `{ "error": { "code", "message", "details"? } }` with the status of its code
  *   (see {@link ErrorCode}); no stack trace or driver message is ever sent.
  * - Authentication is a bearer token (roles declared once per endpoint, see `withRole`); each token has a {@link Role}: `viewer` reads, `staff` also
- *   creates and edits customers and deposits, `manager` also deletes customers, withdraws, issues
- *   credits and runs jobs.
+ *   creates and edits customers and deposits, `manager` also deletes customers and changes their
+ *   status, withdraws, issues credits and runs jobs.
+ * - A body must be UTF-8 JSON nested at most 64 levels deep (else `VALIDATION_ERROR`, before any
+ *   handler runs).
  * - Amounts are integer đồng (JSON numbers); instants are ISO-8601 UTC strings.
  *
  * @since 0.1.0
@@ -28,12 +30,13 @@ import { Authentication, PhoneParam, withErrors } from "../platform/http/HttpKit
 import { TransactionsPage } from "../wallets/Api.js"
 import { WalletView } from "../wallets/Wallet.js"
 
-export type { ApiError, ErrorCode } from "../platform/http/HttpKit.js"
+export type { ApiError, ErrorCode, RolePolicy } from "../platform/http/HttpKit.js"
 export {
   Authentication,
   BadRequest,
   Conflict,
   errorStatus,
+  FieldRoles,
   Forbidden,
   InternalError,
   NotFound,

@@ -10,8 +10,10 @@
  * Every handler only decodes, checks the caller's role, calls a service and encodes: the rules are
  * the services'. Failures become `{ "error": { "code", "message", "details"? } }` here, in one
  * place, for every route, including the ones no handler sees (unknown route, unreadable JSON, a
- * body over the limit, a body that is not JSON); a defect is logged and answered with a bare
- * `INTERNAL_ERROR`.
+ * body over the limit, a body that is not JSON, not UTF-8 or nested more than 64 levels deep);
+ * every `INTERNAL_ERROR` (a defect, a `StorageError` with reason `unexpected` or `corrupt`) is
+ * logged with its cause and answered with a bare message. A Node host answers the requests its
+ * server refuses itself (headers too large, too slow, not HTTP) with {@link clientErrorReply}.
  *
  * @since 0.1.0
  */
@@ -31,7 +33,7 @@ import * as LiveEvents from "../platform/LiveEvents.js"
 import { Outbox } from "../platform/Outbox.js"
 import { Api } from "./Api.js"
 
-export { type HttpOptions, parseTokens } from "../platform/http/HttpKit.js"
+export { clientErrorReply, type HttpOptions, parseTokens } from "../platform/http/HttpKit.js"
 
 const viewGroup = HttpApiBuilder.group(Api, "view", (handlers) =>
   Effect.gen(function*() {

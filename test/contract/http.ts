@@ -2,8 +2,10 @@
  * Black-box tests of the HTTP API through the Express host, listening on a real port and called
  * with `fetch`; run on SQLite and on PostgreSQL by the `http.*.test.ts` files.
  */
+import Sqlite from "better-sqlite3"
 import { request } from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import pg from "pg"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { type AppOptions, createApp } from "../../examples/express/app.js"
 
 const TOKENS = { manager: "manager-token-1", staff: "staff-token-1", viewer: "viewer-token-1" } as const
@@ -19,6 +21,26 @@ interface Reply {
 export interface HttpTarget {
   readonly database: AppOptions["database"]
   readonly cleanup: () => Promise<void>
+}
+
+/** Runs one statement on the database behind the server, past the library (to damage a row). */
+const rawStatement = async (database: AppOptions["database"], sqlite: string, postgres: string, params: ReadonlyArray<unknown>) => {
+  if ("sqlite" in database) {
+    const db = new Sqlite(database.sqlite)
+    try {
+      db.prepare(sqlite).run(...params)
+    } finally {
+      db.close()
+    }
+  } else {
+    const client = new pg.Client({ connectionString: database.postgres })
+    await client.connect()
+    try {
+      await client.query(postgres, [...params])
+    } finally {
+      await client.end()
+    }
+  }
 }
 
 export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
@@ -50,17 +72,22 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
     const call = async (
       method: string,
       path: string,
-      options: { who?: Who; body?: unknown; raw?: string; headers?: Record<string, string> } = {}
+      options: { who?: Who; body?: unknown; raw?: string | Uint8Array; headers?: Record<string, string> } = {}
     ): Promise<Reply> => {
       const who = options.who ?? "manager"
       const headers: Record<string, string> = { ...(who === "nobody" ? {} : { authorization: `Bearer ${TOKENS[who]}` }) }
-      let body: string | undefined
+      let body: string | Uint8Array | undefined
       if (options.raw !== undefined) body = options.raw
       else if (options.body !== undefined) {
         body = JSON.stringify(options.body)
         headers["content-type"] = "application/json"
       }
-      const response = await fetch(base + path, { method, headers: { ...headers, ...options.headers }, ...(body === undefined ? {} : { body }) })
+      const response = await fetch(base + path, {
+        method,
+        headers: { ...headers, ...options.headers },
+        signal: AbortSignal.timeout(10_000), // an answer that never comes fails the test, not the run
+        ...(body === undefined ? {} : { body })
+      })
       const text = await response.text()
       let parsed: unknown = undefined
       try {
@@ -168,6 +195,7 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           { min: "viewer", run: (who) => call("GET", "/api/customers/recent", { who }) },
           { min: "staff", run: (who) => call("POST", "/api/customers", { who, body: { phone: phone(), name: "Role" } }) },
           { min: "staff", run: (who) => call("PUT", `/api/customers/${id}`, { who, body: { city: "Huế" } }) },
+          { min: "manager", run: (who) => call("PUT", `/api/customers/${id}`, { who, body: { status: "active" } }) },
           { min: "staff", run: (who) => call("POST", `/api/wallet/${p}/deposit`, { who, body: { amount: 10, reference: ref("d"), source: "manual" } }) },
           { min: "manager", run: (who) => call("POST", `/api/wallet/${p}/withdraw`, { who, body: { amount: 10, reference: ref("w") } }) },
           { min: "manager", run: (who) => call("POST", `/api/wallet/${p}/virtual-credit`, { who, body: { amount: 10, reason: "r", reference: ref("c") } }) },
@@ -194,6 +222,41 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         // the reference is still free
         const ok = await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 700, reference, source: "manual" } })
         expect(ok.body.wallet.balance).toBe(700)
+      })
+
+      it("a customer's status is the manager's: staff PUT with a status field → 403, nothing written", async () => {
+        const { id, phone: p } = await newCustomer()
+        const stored = async () => (await call("GET", `/api/customer/${p}`)).body.customer
+        const before = await stored()
+        expect(before).toMatchObject({ id, status: "active" })
+        for (const status of ["inactive", "blocked", "active"]) {
+          for (const who of ["staff", "viewer"] as const) {
+            const refused = await call("PUT", `/api/customers/${id}`, { who, body: { status } })
+            expectError(refused, 403, "FORBIDDEN")
+            if (who === "staff") expect(refused.body.error.message).toBe("Changing status needs the manager role; the token has staff")
+          }
+          // with other fields: the whole patch is refused, none of it is written
+          expectError(await call("PUT", `/api/customers/${id}`, { who: "staff", body: { city: "Vinh", status } }), 403, "FORBIDDEN")
+        }
+        expect(await stored()).toEqual(before)
+        // staff edit everything else; the manager changes the status, both ways
+        expect((await call("PUT", `/api/customers/${id}`, { who: "staff", body: { city: "Vinh" } })).body.city).toBe("Vinh")
+        expect((await call("PUT", `/api/customers/${id}`, { who: "manager", body: { status: "blocked" } })).body.status).toBe("blocked")
+        expectError(await call("PUT", `/api/customers/${id}`, { who: "staff", body: { status: "active" } }), 403, "FORBIDDEN")
+        expect((await stored()).status).toBe("blocked")
+        expect((await call("PUT", `/api/customers/${id}`, { who: "manager", body: { status: "active" } })).body.status).toBe("active")
+        // a deleted customer cannot be restored by staff either
+        expect((await call("DELETE", `/api/customers/${id}`, { who: "manager" })).body.status).toBe("inactive")
+        expectError(await call("PUT", `/api/customers/${id}`, { who: "staff", body: { status: "active" } }), 403, "FORBIDDEN")
+        expect((await stored()).status).toBe("inactive")
+      })
+
+      it("the OpenAPI document states the field's role with the endpoint's", async () => {
+        const spec = (await call("GET", "/api/openapi.json", { who: "nobody" })).body
+        const update = spec.paths["/api/customers/{id}"].put
+        expect(update.summary).toBe("Update a customer (staff; status: manager)")
+        expect(update.description).toContain("a body with `status` needs the manager role")
+        expect(spec.paths["/api/customers/{id}"].delete.summary).toMatch(/\(manager\)$/)
       })
     })
 
@@ -383,6 +446,83 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         expectError(await call("GET", `/api/customer/${p}`), 404, "CUSTOMER_NOT_FOUND")
       })
 
+      it("a body that is not valid UTF-8 → 400 VALIDATION_ERROR, whatever its charset; nothing written", async () => {
+        const { phone: p } = await newCustomer()
+        const bytes = (...parts: ReadonlyArray<string | ReadonlyArray<number>>) =>
+          Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part, "utf8") : Buffer.from(part))))
+        const reference = ref("sepay")
+        // two bank references that differ only in a byte that is not UTF-8: replacing it made them one
+        const deposit = (amount: number, bad: ReadonlyArray<number>, type = "application/json") =>
+          call("POST", `/api/wallet/${p}/deposit`, {
+            raw: bytes(`{"amount":${amount},"source":"bank_transfer","reference":"${reference}-`, bad, `"}`),
+            headers: { "content-type": type }
+          })
+        for (const reply of [await deposit(100_000, [0xff]), await deposit(100_000, [0xfe]), await deposit(250_000, [0xc3])]) {
+          expectError(reply, 400, "VALIDATION_ERROR")
+          expect(reply.body.error.message).toBe("The request body is not valid UTF-8")
+        }
+        for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82]]) {
+          expectError(await deposit(1, bad), 400, "VALIDATION_ERROR") // overlong, a surrogate, past U+10FFFF, stray, cut short
+          expectError(await deposit(1, bad, "application/json; charset=iso-8859-1"), 400, "VALIDATION_ERROR")
+        }
+        expectError(await deposit(1, [0xe9], "application/json; charset=latin1"), 400, "VALIDATION_ERROR")
+        // every endpoint with a body: a customer is not created, not changed
+        const q = phone()
+        const create = await call("POST", "/api/customers", {
+          raw: bytes(`{"phone":"${q}","name":"Nguy`, [0xe1, 0xbb], `n"}`),
+          headers: { "content-type": "application/json" }
+        })
+        expectError(create, 400, "VALIDATION_ERROR")
+        expectError(await call("GET", `/api/customer/${q}`), 404, "CUSTOMER_NOT_FOUND")
+        const { id } = await newCustomer("Trước")
+        const put = await call("PUT", `/api/customers/${id}`, { raw: bytes(`{"name":"Sau`, [0xff], `"}`), headers: { "content-type": "application/json" } })
+        expectError(put, 400, "VALIDATION_ERROR")
+        expect((await call("GET", "/api/customers/recent?limit=1")).body.items[0]).toMatchObject({ id, name: "Trước" })
+        expect((await call("GET", `/api/wallet/${p}/transactions`)).body.items).toEqual([])
+        // valid UTF-8, multi-byte and astral, is read as it is
+        const ok = await call("POST", `/api/wallet/${p}/deposit`, {
+          raw: bytes(`{"amount":5,"source":"manual","reference":"${reference}-đồng-😀"}`),
+          headers: { "content-type": "application/json; charset=utf-8" }
+        })
+        expect(ok.status).toBe(200)
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(5)
+      })
+
+      it("a body nested more than 64 levels deep → 400 VALIDATION_ERROR up front, never a 500; nothing written", async () => {
+        const { phone: p } = await newCustomer()
+        const nest = (levels: number, inner = "1") => "[".repeat(levels) + inner + "]".repeat(levels)
+        const json = { "content-type": "application/json" }
+        const deepMessage = "The request body nests arrays or objects more than 64 levels deep"
+        for (const raw of [nest(3_000), nest(30_000), "{\"a\":".repeat(2_000) + "1" + "}".repeat(2_000)]) {
+          const reply = await call("POST", `/api/wallet/${p}/deposit`, { raw, headers: json })
+          expectError(reply, 400, "VALIDATION_ERROR")
+          expect(reply.body.error.message).toBe(deepMessage)
+        }
+        const body = (note: string) => `{"amount":100,"source":"manual","reference":"${ref("deep")}","note":${note}}`
+        // the body is one level: a note nested 64 deep makes 65
+        const tooDeep = await call("POST", `/api/wallet/${p}/deposit`, { raw: body(nest(64)), headers: json })
+        expectError(tooDeep, 400, "VALIDATION_ERROR")
+        expect(tooDeep.body.error.message).toBe(deepMessage)
+        // 64 levels in all are read, and refused by the rules like any other wrong value
+        const deepest = await call("POST", `/api/wallet/${p}/deposit`, { raw: body(nest(63)), headers: json })
+        expectError(deepest, 400, "VALIDATION_ERROR")
+        expect(deepest.body.error.details.issues[0].path).toBe("note")
+        expectError(await call("PUT", `/api/customers/${(await newCustomer()).id}`, { raw: `{"notes":${nest(5_000, "\"x\"")}}`, headers: json }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", "/api/customers", { raw: nest(3_000, "{}"), headers: json }), 400, "VALIDATION_ERROR")
+        expect((await call("GET", `/api/wallet/${p}/transactions`)).body.items).toEqual([])
+      })
+
+      it("a write without a body is answered at once whatever its content type, never left waiting", async () => {
+        const ask = (type: string) =>
+          call("POST", "/api/customers", { headers: { "content-type": type, "content-length": "0" }, raw: "" })
+        // a multipart reading of an empty body used to wait for parts forever
+        expectError(await ask("multipart/form-data; boundary=x"), 415, "UNSUPPORTED_MEDIA_TYPE")
+        for (const type of ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]) {
+          expectError(await ask(type), 400, "VALIDATION_ERROR")
+        }
+        expect((await call("POST", "/api/jobs/expire-credits")).status).toBe(200)
+      })
+
       it("malformed JSON → 400 VALIDATION_ERROR; a body that is not JSON → 415", async () => {
         const { phone: p } = await newCustomer()
         const json = { "content-type": "application/json" }
@@ -501,6 +641,36 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
       it("unknown channels → 400; no token → 401", async () => {
         expectError(await call("GET", "/api/events?channels=wallets,secrets", { who: "viewer" }), 400, "VALIDATION_ERROR")
         expectError(await call("GET", "/api/events", { who: "nobody" }), 401, "UNAUTHORIZED")
+      })
+    })
+
+    describe("server errors", () => {
+      it("a 500 (a stored row that does not decode) is logged with its cause on the server, never sent", async () => {
+        const tag = `Broken${Date.now().toString(36)}`
+        const { phone: p, id } = await newCustomer(`Hỏng ${tag}`)
+        const setPhone = (value: string) =>
+          rawStatement(database, "UPDATE c360_customers SET phone = ? WHERE id = ?", "UPDATE c360_customers SET phone = $1 WHERE id = $2", [value, id])
+        await setPhone("never-a-phone")
+        const lines: Array<string> = []
+        const spies = (["log", "info", "warn", "error", "debug"] as const).map((level) =>
+          vi.spyOn(console, level).mockImplementation((...args: Array<unknown>) => void lines.push(args.map(String).join(" ")))
+        )
+        let reply: Reply
+        try {
+          reply = await call("GET", `/api/customers/search?q=${tag}`)
+        } finally {
+          for (const spy of spies) spy.mockRestore()
+        }
+        expectError(reply, 500, "INTERNAL_ERROR")
+        expect(reply.body.error.message).toBe("An unexpected error occurred")
+        expect(reply.text).not.toMatch(/StorageError|corrupt|phone|never|c360_/)
+        const logged = lines.filter((line) => line.includes("customer360 http: unexpected failure"))
+        expect(logged).toHaveLength(1)
+        expect(logged[0]).toMatch(/level=ERROR/)
+        expect(logged[0]).toMatch(/StorageError/) // the cause, with what failed
+        expect(logged[0]).toMatch(/corrupt|could not be read/)
+        await setPhone(p)
+        expect((await call("GET", `/api/customers/search?q=${tag}`)).body.items.map((c: any) => c.id)).toEqual([id])
       })
     })
 

@@ -27,13 +27,18 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as UrlParams from "@effect/platform/UrlParams"
 import { ValidationError } from "../../kernel/Errors.js"
+import { MAX_NESTING, nestsDeeperThan, tooDeep } from "../../kernel/Nesting.js"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
 /**
- * Every error code the API sends, with its HTTP status.
+ * Every error code the API and its hosts send, with its HTTP status. `BAD_REQUEST`,
+ * `REQUEST_TIMEOUT` and `HEADERS_TOO_LARGE` come from the HTTP server itself, for requests that
+ * never reached the API (see {@link clientErrorReply}).
  *
  * @since 0.1.0
  */
@@ -41,15 +46,18 @@ export const errorStatus = {
   VALIDATION_ERROR: 400,
   INVALID_PHONE: 400,
   INVALID_AMOUNT: 400,
+  BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CUSTOMER_NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
   CUSTOMER_EXISTS: 409,
   IDEMPOTENCY_CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INSUFFICIENT_FUNDS: 422,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503
 } as const
@@ -157,6 +165,8 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("cus
 // ---------------------------------------------------------------------------------------------
 // Roles
 
+const RANK: Record<Role, number> = { viewer: 0, staff: 1, manager: 2 }
+
 /**
  * The role an endpoint requires, as an annotation of the endpoint (absent: any authenticated
  * caller, i.e. `viewer`). Declared with {@link withRole}; enforced by {@link authorized}.
@@ -166,41 +176,109 @@ export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("cus
 export class RequiredRole extends Context.Tag("customer360/http/RequiredRole")<RequiredRole, Role>() {}
 
 /**
- * Declares the role an endpoint requires, once: the annotation that {@link authorized} enforces and
- * the OpenAPI summary ("… (staff)") both come from it.
+ * The fields of an endpoint's body that need a higher role than the endpoint itself, as an
+ * annotation of the endpoint (field name → role): a request whose body has such a field (at its
+ * top level, whatever its value) needs that role. Declared with {@link withRole}; enforced by
+ * {@link authorized}.
  *
  * @since 0.1.0
  */
-export const withRole = (role: Role, summary: string) =>
-<E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E =>
-  (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps)
-    .annotate(RequiredRole, role)
-    .annotate(OpenApi.Summary, `${summary} (${role})`) as unknown as E
+export class FieldRoles extends Context.Tag("customer360/http/FieldRoles")<FieldRoles, Readonly<Record<string, Role>>>() {}
 
-const RANK: Record<Role, number> = { viewer: 0, staff: 1, manager: 2 }
-
-/** The role the endpoint requires (its {@link RequiredRole} annotation), `viewer` when it has none. @since 0.1.0 */
-export const roleOf = (group: HttpApiGroup.HttpApiGroup.Any, endpoint: string): Role => {
-  const declared = (group as HttpApiGroup.HttpApiGroup.AnyWithProps).endpoints[endpoint]
-  if (declared === undefined) throw new Error(`customer360 http: no endpoint ${endpoint}`)
-  return Option.getOrElse(Context.getOption(declared.annotations, RequiredRole), () => "viewer" as const)
+/**
+ * What an endpoint's role policy may add to its role: `fields`, the body fields that need a
+ * higher role (e.g. `{ status: "manager" }`).
+ *
+ * @since 0.1.0
+ */
+export interface RolePolicy {
+  readonly fields?: Readonly<Record<string, Role>> | undefined
 }
 
 /**
- * Runs the handler's effect only if the caller's role is at least the one the endpoint declares;
- * otherwise fails `FORBIDDEN`.
+ * Declares the role an endpoint requires, once, and the body fields that need a higher one: the
+ * annotations that {@link authorized} enforces and the OpenAPI summary ("… (staff)", "… (staff;
+ * status: manager)") and description both come from it. A field role that is not above the
+ * endpoint's role is a declaration error (thrown when the API is declared).
  *
  * @since 0.1.0
  */
-export const authorized = (group: HttpApiGroup.HttpApiGroup.Any, endpoint: string) => {
+export const withRole = (role: Role, summary: string, policy: RolePolicy = {}) =>
+<E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E): E => {
+  const fields = Object.entries(policy.fields ?? {})
+  for (const [field, needs] of fields) {
+    if (!(RANK[needs] > RANK[role])) {
+      throw new Error(`customer360 http: the field ${field} needs ${needs}, which is not above the endpoint's role ${role}`)
+    }
+  }
+  const declared = (endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps).annotate(RequiredRole, role)
+  if (fields.length === 0) return declared.annotate(OpenApi.Summary, `${summary} (${role})`) as unknown as E
+  const rules = fields.map(([field, needs]) => `a body with \`${field}\` needs the ${needs} role`).join("; ")
+  const description = Option.match(Context.getOption(declared.annotations, OpenApi.Description), {
+    onNone: () => `Needs the ${role} role; ${rules}.`,
+    onSome: (text) => `${text}\n\nNeeds the ${role} role; ${rules}.`
+  })
+  return declared
+    .annotate(FieldRoles, Object.fromEntries(fields))
+    .annotate(OpenApi.Summary, `${summary} (${role}; ${fields.map(([field, needs]) => `${field}: ${needs}`).join(", ")})`)
+    .annotate(OpenApi.Description, description) as unknown as E
+}
+
+const declaredEndpoint = (group: HttpApiGroup.HttpApiGroup.Any, endpoint: string) => {
+  const declared = (group as HttpApiGroup.HttpApiGroup.AnyWithProps).endpoints[endpoint]
+  if (declared === undefined) throw new Error(`customer360 http: no endpoint ${endpoint}`)
+  return declared
+}
+
+/** The role the endpoint requires (its {@link RequiredRole} annotation), `viewer` when it has none. @since 0.1.0 */
+export const roleOf = (group: HttpApiGroup.HttpApiGroup.Any, endpoint: string): Role =>
+  Option.getOrElse(Context.getOption(declaredEndpoint(group, endpoint).annotations, RequiredRole), () => "viewer" as const)
+
+/** The body fields of the endpoint that need a higher role (its {@link FieldRoles} annotation). @since 0.1.0 */
+export const fieldRolesOf = (group: HttpApiGroup.HttpApiGroup.Any, endpoint: string): Readonly<Record<string, Role>> =>
+  Option.getOrElse(Context.getOption(declaredEndpoint(group, endpoint).annotations, FieldRoles), () => ({}))
+
+/**
+ * Runs the handler's effect only if the caller's role is at least the one the endpoint declares
+ * and, for each body field with a role of its own ({@link FieldRoles}) that the request's
+ * `payload` has, at least that one; otherwise fails `FORBIDDEN` before the effect runs, so a
+ * refused call writes nothing. An endpoint that declares field roles must be given its request
+ * (`authorized(Group, "update", { payload })`): without it the handler dies, loudly, rather than
+ * let the field through.
+ *
+ * @since 0.1.0
+ */
+export const authorized = (
+  group: HttpApiGroup.HttpApiGroup.Any,
+  endpoint: string,
+  request?: { readonly payload?: unknown }
+) => {
   const role = roleOf(group, endpoint)
-  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R | Principal> =>
-    role === "viewer"
-      ? effect
-      : Effect.flatMap(Principal, (principal): Effect.Effect<A, E | ApiError, R> =>
-        RANK[principal.role] >= RANK[role]
-          ? effect
-          : Effect.fail(apiError("FORBIDDEN", `This operation needs the ${role} role; the token has ${principal.role}`)))
+  const fields = Object.entries(fieldRolesOf(group, endpoint))
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R | Principal> => {
+    if (fields.length > 0 && request === undefined) {
+      return Effect.dieMessage(`customer360 http: ${endpoint} declares roles for body fields; pass its request to authorized`)
+    }
+    const payload = request?.payload
+    let needed: Role = role
+    let field: string | undefined
+    for (const [name, needs] of fields) {
+      if (typeof payload === "object" && payload !== null && Object.hasOwn(payload, name) && RANK[needs] > RANK[needed]) {
+        needed = needs
+        field = name
+      }
+    }
+    if (needed === "viewer") return effect
+    return Effect.flatMap(Principal, (principal): Effect.Effect<A, E | ApiError, R> =>
+      RANK[principal.role] >= RANK[needed]
+        ? effect
+        : Effect.fail(apiError(
+          "FORBIDDEN",
+          field === undefined
+            ? `This operation needs the ${needed} role; the token has ${principal.role}`
+            : `Changing ${field} needs the ${needed} role; the token has ${principal.role}`
+        )))
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,26 +361,55 @@ export const fromDomain = (e: { readonly _tag: string; readonly message: string 
 }
 
 /**
- * A service call whose typed failures become error bodies (a defect stays a defect: the envelope
- * logs it and answers `INTERNAL_ERROR`).
+ * The failure behind each `INTERNAL_ERROR` body that {@link domain} made, so that the envelope
+ * logs what actually went wrong (the body itself says nothing of it). Keyed by the body as made:
+ * Effect hands a failure on wrapped in a proxy that carries its span (`Cause.originalError`
+ * unwraps it).
+ */
+const unexpectedCauses = new WeakMap<object, Cause.Cause<unknown>>()
+
+/**
+ * A service call whose typed failures become error bodies. A failure that becomes
+ * `INTERNAL_ERROR` (a `StorageError` with reason `unexpected` or `corrupt`, an unknown failure)
+ * keeps its cause for the envelope, which logs it; a defect stays a defect (the envelope logs it
+ * and answers `INTERNAL_ERROR`).
  *
  * @since 0.1.0
  */
 export const domain = <A, E extends { readonly _tag: string; readonly message: string }, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, ApiError, R> =>
-  Effect.mapError(effect, (e) => fromDomain(e as unknown as Parameters<typeof fromDomain>[0]))
+  Effect.catchAllCause(effect, (cause) => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isNone(failure) || Cause.isDie(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+    const error = fromDomain(failure.value as unknown as Parameters<typeof fromDomain>[0])
+    if (error.error.code === "INTERNAL_ERROR") unexpectedCauses.set(error, cause)
+    return Effect.fail(error)
+  })
 
 /** @since 0.1.0 */
 export const respondError = (error: ApiError): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(error, { status: errorStatus[error.error.code] })
+
+/** Every 500 is logged, with its cause, here and only here; its body says nothing of it. */
+const internalError = (cause: Cause.Cause<unknown>) =>
+  Effect.as(
+    Effect.logError("customer360 http: unexpected failure", cause),
+    respondError(apiError("INTERNAL_ERROR", "An unexpected error occurred"))
+  )
 
 /** The response for a failure anywhere in the app (`None`: an interruption, left as it is). */
 const responseFor = (cause: Cause.Cause<unknown>): Option.Option<Effect.Effect<HttpServerResponse.HttpServerResponse>> => {
   if (Cause.isInterruptedOnly(cause)) return Option.none()
   const failure = Cause.failureOption(cause)
   const value: unknown = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-  if (isApiError(value)) return Option.some(Effect.succeed(respondError(value)))
+  if (isApiError(value)) {
+    return Option.some(
+      value.error.code === "INTERNAL_ERROR"
+        ? internalError(unexpectedCauses.get(Cause.originalError(value)) ?? cause)
+        : Effect.succeed(respondError(value))
+    )
+  }
   const tag = typeof value === "object" && value !== null && "_tag" in value ? value._tag : undefined
   if (tag === "HttpApiDecodeError") {
     const issues = (value as { readonly issues: ReadonlyArray<{ readonly path: ReadonlyArray<unknown>; readonly message: string }> }).issues
@@ -323,46 +430,146 @@ const responseFor = (cause: Cause.Cause<unknown>): Option.Option<Effect.Effect<H
       return Option.some(Effect.succeed(respondError(apiError("VALIDATION_ERROR", "The request body is not valid JSON"))))
     }
   }
-  return Option.some(
-    Effect.as(
-      Effect.logError("customer360 http: unexpected failure", cause),
-      respondError(apiError("INTERNAL_ERROR", "An unexpected error occurred"))
-    )
-  )
+  return Option.some(internalError(cause))
 }
 
 const hasBody = (request: HttpServerRequest.HttpServerRequest): boolean => {
   const length = request.headers["content-length"]
-  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined
+  if ((length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined) return true
+  // a web Request (a Worker) may carry a body of unannounced length
+  const source: unknown = request.source
+  return typeof Request !== "undefined" && source instanceof Request && source.body !== null && length === undefined
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+const notJson = () => apiError("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json")
+
+/**
+ * The request with its body already read, checked and parsed (or known to be empty): every way of
+ * reading it answers from what the envelope read (the body's stream can be read only once), and
+ * none waits on the connection. A multipart reading, which only a non-JSON content type asks for,
+ * is refused (`UNSUPPORTED_MEDIA_TYPE`) instead of waiting for parts that never come.
+ */
+const withBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  bytes: Uint8Array,
+  text: string,
+  json: unknown
+): HttpServerRequest.HttpServerRequest =>
+  Object.create(request, {
+    text: { get: () => Effect.succeed(text) },
+    json: { get: () => Effect.succeed(json) },
+    arrayBuffer: { get: () => Effect.sync(() => bytes.slice().buffer) },
+    stream: { get: () => Stream.succeed(bytes) },
+    urlParamsBody: { get: () => Effect.sync(() => UrlParams.fromInput(new URLSearchParams(text))) },
+    multipart: { get: () => Effect.fail(notJson()) },
+    multipartStream: { get: () => Stream.fail(notJson()) },
+    modify: {
+      value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) =>
+        withBody(request.modify(options), bytes, text, json)
+    }
+  }) as HttpServerRequest.HttpServerRequest
+
+/** A request without a body, as Node's own reading reports it: no bytes, `null` as JSON. */
+const withoutBody = (request: HttpServerRequest.HttpServerRequest) => withBody(request, new Uint8Array(0), "", null)
+
+/**
+ * Reads the whole body (at most `maxBodyBytes`) and refuses, with `VALIDATION_ERROR`, one that is
+ * not UTF-8 (whatever charset it declares: JSON is UTF-8, and a replaced byte would make two
+ * different references one), not JSON, or nested deeper than {@link MAX_NESTING} levels.
+ */
+const readBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: number) =>
+  Effect.flatMap(
+    HttpIncomingMessage.withMaxBodySize(request.arrayBuffer, Option.some(maxBodyBytes)),
+    (raw): Effect.Effect<HttpServerRequest.HttpServerRequest, ApiError> => {
+      // a plain Uint8Array (Node hands over a Buffer, whose `slice` shares its memory pool)
+      const bytes = ArrayBuffer.isView(raw) ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) : new Uint8Array(raw)
+      let text: string
+      try {
+        text = utf8.decode(bytes)
+      } catch {
+        return Effect.fail(apiError("VALIDATION_ERROR", "The request body is not valid UTF-8", {
+          issues: [{ path: "", message: "is not valid UTF-8" }]
+        }))
+      }
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        return Effect.fail(apiError("VALIDATION_ERROR", "The request body is not valid JSON", {
+          issues: [{ path: "", message: "is not valid JSON" }]
+        }))
+      }
+      if (nestsDeeperThan(json, MAX_NESTING)) {
+        const error = tooDeep("The request body")
+        return Effect.fail(apiError("VALIDATION_ERROR", error.message, { issues: error.issues }))
+      }
+      return Effect.succeed(withBody(request, bytes, text, json))
+    }
+  )
 
 /**
  * @since 0.1.0
- * Wraps the whole app: refuses oversized and non-JSON bodies before routing, caps the body read,
- * and turns every failure into the error envelope.
+ * Wraps the whole app, so every endpoint of every host gets it: refuses oversized and non-JSON
+ * bodies before routing; reads a body once, at most `maxBodyBytes`, and refuses one that is not
+ * UTF-8, not JSON or nested more than 64 levels deep (`VALIDATION_ERROR`) before any handler or
+ * authentication sees it; and turns every failure into the error envelope, logging each 500 with
+ * its cause.
  */
 export const envelope = (maxBodyBytes: number) => (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (request.method !== "GET" && request.method !== "HEAD" && hasBody(request)) {
-      const length = Number(request.headers["content-length"] ?? "0")
-      if (length > maxBodyBytes) {
-        return respondError(apiError("PAYLOAD_TOO_LARGE", `The request body is over ${maxBodyBytes} bytes`))
-      }
-      const type = (request.headers["content-type"] ?? "").toLowerCase()
-      if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/.test(type)) {
-        return respondError(apiError("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json"))
-      }
+    if (request.method === "GET" || request.method === "HEAD") return yield* app // their bodies are never read
+    if (!hasBody(request)) return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withoutBody(request))
+    const length = Number(request.headers["content-length"] ?? "0")
+    if (length > maxBodyBytes) {
+      return respondError(apiError("PAYLOAD_TOO_LARGE", `The request body is over ${maxBodyBytes} bytes`))
     }
-    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes))
+    const type = (request.headers["content-type"] ?? "").toLowerCase()
+    if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/.test(type)) return respondError(notJson())
+    const read = yield* readBody(request, maxBodyBytes)
+    return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, read)
   }).pipe(
     Effect.catchAllCause((cause) =>
       Option.match(responseFor(cause), {
-        onNone: () => Effect.failCause(cause),
+        onNone: () => Effect.failCause(cause as Cause.Cause<never>),
         onSome: (response) => response
       })
     )
   )
+
+const reasons: Partial<Record<ErrorCode, string>> = {
+  BAD_REQUEST: "Bad Request",
+  REQUEST_TIMEOUT: "Request Timeout",
+  PAYLOAD_TOO_LARGE: "Payload Too Large",
+  HEADERS_TOO_LARGE: "Request Header Fields Too Large"
+}
+
+/**
+ * The whole HTTP/1.1 response, in the error envelope, for a request the HTTP server refused
+ * before the API saw it — what a Node host writes from its server's `clientError` event, where
+ * Node would otherwise answer with an empty body. `nodeCode` is the error's `code`:
+ * `HPE_HEADER_OVERFLOW` → 431 `HEADERS_TOO_LARGE`, `HPE_CHUNK_EXTENSIONS_OVERFLOW` → 413
+ * `PAYLOAD_TOO_LARGE`, `ERR_HTTP_REQUEST_TIMEOUT` → 408 `REQUEST_TIMEOUT` (the headers or the body
+ * came too slowly), anything else → 400 `BAD_REQUEST` (not valid HTTP). The response closes the
+ * connection.
+ *
+ * @since 0.1.0
+ */
+export const clientErrorReply = (nodeCode: string | undefined): string => {
+  const [code, message]: [ErrorCode, string] = nodeCode === "HPE_HEADER_OVERFLOW"
+    ? ["HEADERS_TOO_LARGE", "The request headers are too large"]
+    : nodeCode === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
+    ? ["PAYLOAD_TOO_LARGE", "The request's chunk extensions are too large"]
+    : nodeCode === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? ["REQUEST_TIMEOUT", "The request did not arrive in time"]
+    : ["BAD_REQUEST", "The request is not valid HTTP"]
+  const body = JSON.stringify({ error: { code, message } })
+  return `HTTP/1.1 ${errorStatus[code]} ${reasons[code]}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${new TextEncoder().encode(body).length}\r\n` +
+    `connection: close\r\n\r\n${body}`
+}
 
 // ---------------------------------------------------------------------------------------------
 // Options, tokens, authentication
