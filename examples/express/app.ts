@@ -1,7 +1,22 @@
 /**
  * The Express host: assembles the library's layers and mounts the HTTP API under `/api` (and
  * `/health`) through `NodeHttpServer.makeHandler`. No rule lives here: routing, validation, roles
- * and errors are the API's; this file only chooses the database and wires the pieces together.
+ * and errors are the API's; this file only chooses the database, wires the pieces together and
+ * sets what belongs to the Node HTTP server itself:
+ *
+ * - **Limits** (defaults, each an option of {@link AppOptions.limits}): the request's headers must
+ *   arrive within 10 s and the whole request, body included, within 30 s (else 408
+ *   `REQUEST_TIMEOUT`, checked every second); headers at most 16 KiB (else 431
+ *   `HEADERS_TOO_LARGE`); an idle kept-alive connection is closed after 5 s; at most 1,024
+ *   connections at once (further ones are closed on arrival). Event streams are not cut by them:
+ *   the timeouts bound receiving a request, not sending its answer.
+ * - **Node-level refusals** (headers too large, too slow, not HTTP) are answered in the API's
+ *   error envelope, `{ "error": { "code", "message" } }`, through `clientErrorReply`.
+ * - **Shutdown** (`close()`): stops listening, answers `Connection: close` on every request in
+ *   flight, closes idle kept-alive connections, answers a request that still arrives on a
+ *   kept-alive connection 503 `SERVICE_UNAVAILABLE` (with `Connection: close`; it is not run), lets
+ *   the requests in flight finish (at most `shutdownMs`, 10 s), ends the event streams, then
+ *   closes the database.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -10,11 +25,28 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import express from "express"
-import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { Duplex } from "node:stream"
 import { Customer360Http } from "../../src/http.js"
 import { Customer360 } from "../../src/index.js"
 import { PgDatabase } from "../../src/pg.js"
 import { SqliteDatabase } from "../../src/sqlite.js"
+
+/** The Node HTTP server's limits; see the module's documentation for the defaults. */
+export interface Limits {
+  /** The request's headers must have arrived this long after it started (default 10,000 ms). */
+  readonly headersTimeoutMs?: number
+  /** The whole request, body included, must have arrived by then (default 30,000 ms). */
+  readonly requestTimeoutMs?: number
+  /** An idle kept-alive connection is closed after this long (default 5,000 ms). */
+  readonly keepAliveTimeoutMs?: number
+  /** The largest request head, request line and headers (default 16,384 bytes). */
+  readonly maxHeaderBytes?: number
+  /** Connections served at once; further ones are closed on arrival (default 1,024). */
+  readonly maxConnections?: number
+  /** How long `close()` lets requests in flight finish before it cuts them (default 10,000 ms). */
+  readonly shutdownMs?: number
+}
 
 export interface AppOptions {
   /** An SQLite file, or a PostgreSQL URL. */
@@ -23,15 +55,24 @@ export interface AppOptions {
   readonly tokens: string
   readonly keepAliveMs?: number
   readonly eventPollMs?: number
+  readonly limits?: Limits
 }
 
 export interface App {
   readonly app: express.Express
-  /** Stops accepting requests, lets running ones finish (SSE streams are ended), closes the database. */
+  /**
+   * Listens with the host's limits. Its `close` stops taking requests (new connections are refused,
+   * requests still arriving on kept-alive connections get 503), lets the ones in flight finish and
+   * get their answer (`Connection: close`), ends the event streams and closes the database.
+   */
   readonly listen: (port: number, host?: string) => Promise<{ readonly server: Server; readonly url: string; readonly close: () => Promise<void> }>
   /** Closes the database (after `listen`'s `close`, or instead of it when never listening). */
   readonly dispose: () => Promise<void>
 }
+
+const SHUTTING_DOWN = JSON.stringify({
+  error: { code: "SERVICE_UNAVAILABLE", message: "The server is shutting down; retry the request" }
+})
 
 export const createApp = async (options: AppOptions): Promise<App> => {
   const tokens = Customer360Http.parseTokens(options.tokens)
@@ -55,17 +96,33 @@ export const createApp = async (options: AppOptions): Promise<App> => {
     throw e
   }
 
+  const limits = {
+    headersTimeoutMs: options.limits?.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.limits?.requestTimeoutMs ?? 30_000,
+    keepAliveTimeoutMs: options.limits?.keepAliveTimeoutMs ?? 5_000,
+    maxHeaderBytes: options.limits?.maxHeaderBytes ?? 16_384,
+    maxConnections: options.limits?.maxConnections ?? 1_024,
+    shutdownMs: options.limits?.shutdownMs ?? 10_000
+  }
+
   const app = express()
   app.disable("x-powered-by")
   // Requests in flight, so that shutdown can wait for them (event streams excepted: they never end).
-  let inFlight = 0
+  const inFlight = new Set<ServerResponse>()
+  let closing = false
   let drained: (() => void) | undefined
   app.use((req, res, next) => {
+    if (closing) {
+      // arrived on a kept-alive connection after shutdown began: not run, the client retries
+      res.writeHead(503, { "content-type": "application/json", connection: "close", "retry-after": "1" })
+      res.end(SHUTTING_DOWN)
+      return
+    }
     if (req.path === "/api/events") return next()
-    inFlight += 1
+    inFlight.add(res)
     res.on("close", () => {
-      inFlight -= 1
-      if (inFlight === 0) drained?.()
+      inFlight.delete(res)
+      if (inFlight.size === 0) drained?.()
     })
     next()
   })
@@ -81,23 +138,44 @@ export const createApp = async (options: AppOptions): Promise<App> => {
   const dispose = () => runtime.dispose()
   const listen = (port: number, host = "127.0.0.1") =>
     new Promise<{ server: Server; url: string; close: () => Promise<void> }>((resolve, reject) => {
-      const server = app.listen(port, host)
+      const server = createServer({
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        maxHeaderSize: limits.maxHeaderBytes,
+        // how often the two timeouts are checked (Node's default is every 30 s)
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4)))
+      }, app)
+      server.maxConnections = limits.maxConnections
+      // Node's own refusals, in the API's envelope; never inside an answer already under way
+      server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+        const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+        if (error.code === "ECONNRESET" || error.code === "EPIPE" || !socket.writable || answering?.headersSent === true) {
+          socket.destroy()
+          return
+        }
+        socket.end(Customer360Http.clientErrorReply(error.code), () => socket.destroy())
+        setTimeout(() => socket.destroy(), 1_000).unref()
+      })
       server.once("error", reject)
-      server.once("listening", () => {
+      server.listen(port, host, () => {
         const address = server.address()
         const url = `http://${host}:${typeof address === "object" && address !== null ? address.port : port}`
-        let closing: Promise<void> | undefined
+        let shutdown: Promise<void> | undefined
         const close = () =>
-          closing ??= (async () => {
-            const stopped = new Promise<void>((done) => server.close(() => done()))
+          shutdown ??= (async () => {
+            closing = true
+            const stopped = new Promise<void>((done) => server.close(() => done())) // also closes idle connections
+            // the answers still to come close their connections
+            for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close")
             server.closeIdleConnections()
-            if (inFlight > 0) {
+            if (inFlight.size > 0) {
               await Promise.race([
                 new Promise<void>((done) => (drained = done)),
-                new Promise<void>((done) => setTimeout(done, 10_000).unref())
+                new Promise<void>((done) => setTimeout(done, limits.shutdownMs).unref())
               ])
             }
-            server.closeAllConnections() // ends the event streams
+            server.closeAllConnections() // ends the event streams and idle kept-alive connections
             await stopped
             await dispose()
           })()

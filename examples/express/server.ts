@@ -3,7 +3,11 @@
  * - `DATABASE_URL`: PostgreSQL; otherwise the SQLite file `C360_SQLITE_FILE` (default `.data/customer360.sqlite`).
  * - `C360_TOKENS`: `"tok1:manager,tok2:staff,tok3:viewer"` (required).
  * - `PORT` (default 3000), `HOST` (default 127.0.0.1).
- * SIGINT/SIGTERM: stop accepting, finish running requests, end event streams, close the database.
+ * The HTTP server's limits are the host's defaults (see app.ts): headers within 10 s, the whole
+ * request within 30 s, 16 KiB of headers, 5 s keep-alive, 1,024 connections.
+ * SIGINT/SIGTERM: stop listening; answers in flight get `Connection: close`, idle kept-alive
+ * connections are closed and a request still arriving on one gets 503; the requests in flight
+ * finish and are answered (at most 10 s), then the event streams end and the database closes.
  */
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"

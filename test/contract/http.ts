@@ -3,7 +3,8 @@
  * with `fetch`; run on SQLite and on PostgreSQL by the `http.*.test.ts` files.
  */
 import Sqlite from "better-sqlite3"
-import { request } from "node:http"
+import { Agent, request } from "node:http"
+import { connect } from "node:net"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { type AppOptions, createApp } from "../../examples/express/app.js"
@@ -41,6 +42,32 @@ const rawStatement = async (database: AppOptions["database"], sqlite: string, po
       await client.end()
     }
   }
+}
+
+/** Writes raw bytes on a new connection and collects what comes back until the server closes it. */
+const rawExchange = (server: string, chunks: ReadonlyArray<string>, options: { readonly waitMs?: number } = {}) =>
+  new Promise<{ readonly text: string; readonly ms: number }>((resolve, reject) => {
+    const target = new URL(server)
+    const started = Date.now()
+    const socket = connect(Number(target.port), target.hostname)
+    let text = ""
+    socket.setEncoding("utf8")
+    socket.on("data", (chunk: string) => (text += chunk))
+    socket.on("error", () => {}) // a reset after the answer: the answer is what counts
+    socket.on("close", () => resolve({ text, ms: Date.now() - started }))
+    socket.on("connect", () => {
+      for (const chunk of chunks) socket.write(chunk)
+    })
+    setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no close within ${options.waitMs ?? 5_000} ms; got ${JSON.stringify(text)}`))
+    }, options.waitMs ?? 5_000).unref()
+  })
+
+/** The status and JSON body of a raw HTTP/1.1 response. */
+const parseRaw = (text: string) => {
+  const [head = "", body = ""] = text.split("\r\n\r\n", 2)
+  return { status: Number(head.split(" ")[1]), head: head.toLowerCase(), body: JSON.parse(body) as any }
 }
 
 export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
@@ -674,6 +701,95 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
       })
     })
 
+    describe("limits of the HTTP server", () => {
+      it("sets timeouts and a connection cap (Node's defaults hold a slow request 300 s)", async () => {
+        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager` })
+        const { server, close: stop } = await second.listen(0)
+        try {
+          expect({
+            headersTimeout: server.headersTimeout,
+            requestTimeout: server.requestTimeout,
+            keepAliveTimeout: server.keepAliveTimeout,
+            maxConnections: server.maxConnections,
+            maxHeaderSize: (server as unknown as { maxHeaderSize?: number }).maxHeaderSize
+          }).toEqual({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxConnections: 1_024, maxHeaderSize: 16_384 })
+        } finally {
+          await stop()
+        }
+      })
+
+      it("Node-level refusals are in the error envelope: 431 headers too large, 400 not HTTP", async () => {
+        const big = await rawExchange(base, [`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"x".repeat(20_000)}\r\n\r\n`])
+        const tooLarge = parseRaw(big.text)
+        expect(tooLarge.status).toBe(431)
+        expect(tooLarge.head).toContain("content-type: application/json")
+        expect(tooLarge.body).toEqual({ error: { code: "HEADERS_TOO_LARGE", message: expect.any(String) } })
+        for (const garbage of ["NOT HTTP AT ALL\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", "\u0000\u0001\u0002\r\n\r\n"]) {
+          const reply = parseRaw((await rawExchange(base, [garbage])).text)
+          expect(reply.status).toBe(400)
+          expect(reply.body).toEqual({ error: { code: "BAD_REQUEST", message: "The request is not valid HTTP" } })
+        }
+        expect((await call("GET", "/health", { who: "nobody" })).status).toBe(200) // the server goes on
+      })
+
+      it("slow headers and slow bodies → 408 REQUEST_TIMEOUT in the envelope, nothing written; event streams are not cut", async () => {
+        const second = await createApp({
+          database,
+          tokens: `${TOKENS.manager}:manager`,
+          keepAliveMs: 100,
+          limits: { headersTimeoutMs: 300, requestTimeoutMs: 600 }
+        })
+        const { url, close: stop } = await second.listen(0)
+        try {
+          const events = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${TOKENS.manager}` } })
+          const reader = events.body!.getReader()
+          const slowHeaders = rawExchange(url, ["GET /health HTTP/1.1\r\nHost: x\r\n"])
+          const p = phone()
+          const slowBody = rawExchange(url, [
+            `POST /api/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.manager}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"phone":"${p}",`
+          ])
+          for (const exchange of [await slowHeaders, await slowBody]) {
+            const reply = parseRaw(exchange.text)
+            expect(reply.status).toBe(408)
+            expect(reply.body).toEqual({ error: { code: "REQUEST_TIMEOUT", message: "The request did not arrive in time" } })
+          }
+          expectError(await call("GET", `/api/customer/${p}`), 404, "CUSTOMER_NOT_FOUND")
+          // the stream has outlived the request timeout and still receives its keep-alives
+          const decoder = new TextDecoder()
+          let text = ""
+          const until = Date.now() + 300
+          while (Date.now() < until) text += decoder.decode((await reader.read()).value, { stream: true })
+          expect(text).toContain(": keep-alive")
+          await reader.cancel()
+        } finally {
+          await stop()
+        }
+      })
+
+      it("connections beyond the cap are closed on arrival", async () => {
+        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager`, limits: { maxConnections: 2 } })
+        const { url, close: stop } = await second.listen(0)
+        try {
+          const target = new URL(url)
+          const open = () =>
+            new Promise<ReturnType<typeof connect>>((resolve) => {
+              const socket = connect(Number(target.port), target.hostname, () => resolve(socket))
+              socket.on("error", () => {})
+            })
+          const held = [await open(), await open()]
+          await new Promise((r) => setTimeout(r, 50))
+          const refused = await rawExchange(url, ["GET /health HTTP/1.1\r\nHost: x\r\n\r\n"])
+          expect(refused.text).toBe("")
+          for (const socket of held) socket.destroy()
+          await new Promise((r) => setTimeout(r, 50))
+          expect((await fetch(`${url}/health`)).status).toBe(200)
+        } finally {
+          await stop()
+        }
+      })
+    })
+
     describe("shutdown", () => {
       it("close(): a request in flight finishes, event streams end, new connections are refused", async () => {
         const second = await createApp({ database, tokens: `${TOKENS.manager}:manager` })
@@ -703,6 +819,84 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         expect(await streamEnded).toBe("ended")
         // the write is committed: the suite's own server (same database) sees it
         expect((await call("GET", `/api/customer/${p}`)).status).toBe(200)
+      })
+
+      it("close() under keep-alive load: requests in flight finish and get their answer, later ones are refused, every commit is answered", async () => {
+        const { phone: p } = await newCustomer()
+        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager`, limits: { shutdownMs: 5_000 } })
+        const { url, close: stop } = await second.listen(0)
+        const target = new URL(url)
+        const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+        const post = (reference: string) =>
+          new Promise<{ readonly status: number; readonly text: string }>((resolve, reject) => {
+            const payload = JSON.stringify({ amount: 1, reference, source: "manual" })
+            const req = request({
+              host: target.hostname,
+              port: target.port,
+              path: `/api/wallet/${p}/deposit`,
+              method: "POST",
+              agent,
+              headers: { authorization: `Bearer ${TOKENS.manager}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+            }, (res) => {
+              let text = ""
+              res.setEncoding("utf8")
+              res.on("data", (chunk: string) => (text += chunk))
+              res.on("end", () => resolve({ status: res.statusCode!, text }))
+              res.on("close", () => (res.complete ? undefined : reject(new Error("answer cut off"))))
+            })
+            req.on("error", reject)
+            req.end(payload)
+          })
+        let closeStarted = Infinity
+        const answered: Array<{ readonly status: number; readonly text: string }> = []
+        const okAfterClose = Array.from({ length: 16 }, () => 0)
+        const client = async (n: number) => {
+          for (let i = 0; ; i++) {
+            try {
+              const reply = await post(`${ref("ka")}-${n}-${i}`)
+              answered.push(reply)
+              if (reply.status === 200 && Date.now() >= closeStarted) okAfterClose[n]! += 1
+              if (reply.status !== 200) return
+            } catch {
+              return // refused, or reset before the server read it: nothing of it was run (checked below)
+            }
+          }
+        }
+        // one request whose body is still arriving when close() begins: it keeps the drain open
+        const q = phone()
+        const held = chunkedCustomerPost(url)
+        const heldReply = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+          held.on("response", (res) => {
+            res.resume()
+            res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection }))
+          })
+          held.on("error", reject)
+        })
+        held.write(`{"phone":"${q}",`)
+        await new Promise((r) => setTimeout(r, 150)) // the server has the request and waits for its body
+        const clients = Array.from({ length: 16 }, (_, n) => client(n))
+        while (answered.length < 64) await new Promise((r) => setTimeout(r, 5))
+        closeStarted = Date.now()
+        const closing = stop()
+        await new Promise((r) => setTimeout(r, 300))
+        held.end(`"name":"Held"}`)
+        expect(await heldReply).toEqual({ status: 201, connection: "close" })
+        await closing
+        const took = Date.now() - closeStarted
+        await Promise.all(clients)
+        agent.destroy()
+        // no new request was run once close() began: each client had at most its one in flight
+        expect(Math.max(...okAfterClose)).toBeLessThanOrEqual(1)
+        // and close() did not wait for the cap
+        expect(took).toBeLessThan(2_500)
+        for (const reply of answered.filter((r) => r.status !== 200)) {
+          expect(reply.status).toBe(503)
+          expect(JSON.parse(reply.text).error.code).toBe("SERVICE_UNAVAILABLE")
+        }
+        // every deposit that committed was answered 200, and only those
+        const ok = answered.filter((r) => r.status === 200).length
+        expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(ok)
+        expect((await call("GET", `/api/customer/${q}`)).status).toBe(200)
       })
     })
   })
