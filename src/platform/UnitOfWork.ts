@@ -45,7 +45,7 @@ import { EventPublisher } from "./EventPublisher.js"
 import { jsonRows } from "./sql/JsonRows.js"
 import { eventRow } from "./sql/OutboxSql.js"
 import { Retry, optimisticRetries, withRetries } from "./sql/Retry.js"
-import { classify, recoverSqlDefects, type SqlFailure, storage, toStorageError } from "./sql/SqlFailure.js"
+import { classify, logStorageFailure, recoverSqlDefects, type SqlFailure, storage, toStorageError } from "./sql/SqlFailure.js"
 import { Transactions } from "./Transactions.js"
 
 type Row = Record<string, unknown>
@@ -180,6 +180,10 @@ export const make = (options: { readonly deferred: boolean; readonly batch?: Bat
       return toStorageError(writes[0]!.operation)(e)
     }
 
+    /** Fails with what a failed write means; a storage failure is logged with the driver's error. */
+    const failWith = (meant: unknown, e: SqlError) =>
+      meant instanceof StorageError ? Effect.zipRight(logStorageFailure(meant, e), Effect.fail(meant)) : Effect.fail(meant)
+
     /** Runs the writes as one batch; a busy database is retried (the batch is all or nothing). */
     const execute = (writes: ReadonlyArray<Write<unknown>>, inTransaction: boolean) =>
       withRetries(writes[0]!.operation, () =>
@@ -188,7 +192,7 @@ export const make = (options: { readonly deferred: boolean; readonly batch?: Bat
           (e) => !inTransaction && classify(e)._tag === "Retryable",
           () => Effect.fail(new Retry("contention"))
         ), optimisticRetries).pipe(
-          Effect.catchTag("SqlError", (e: SqlError) => Effect.fail(meaning(writes, e, inTransaction)))
+          Effect.catchTag("SqlError", (e: SqlError) => failWith(meaning(writes, e, inTransaction), e))
         ) as Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown>
 
     const closedDefect = Effect.dieMessage(
@@ -198,7 +202,7 @@ export const make = (options: { readonly deferred: boolean; readonly batch?: Bat
     /** Immediate engines, inside a transaction: now, in a savepoint of the open transaction. */
     const nowInTransaction = (w: Write<unknown>) =>
       recoverSqlDefects(sql.withTransaction(inOrder(w.statements))).pipe(
-        Effect.catchTag("SqlError", (e: SqlError) => Effect.fail(meaning([w], e, true)))
+        Effect.catchTag("SqlError", (e: SqlError) => failWith(meaning([w], e, true), e))
       ) as Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, unknown>
 
     const sqlTransaction = Effect.map(

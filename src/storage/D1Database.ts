@@ -49,7 +49,7 @@ import { migrations } from "../modules.js"
 import * as D1Client from "../platform/d1/D1Client.js"
 import { migrate } from "../platform/d1/MigrationsD1.js"
 import * as UnitOfWork from "../platform/UnitOfWork.js"
-import { migrationFailure, ports, type StoragePorts } from "./Storage.js"
+import { failMigration, ports, type StoragePorts } from "./Storage.js"
 
 export type {
   /** @since 0.1.0 */
@@ -90,6 +90,6 @@ export const layer = (options: D1Options): Layer.Layer<StoragePorts | SqlClient.
   ports.pipe(
     Layer.provideMerge(Layer.unwrapEffect(Effect.map(D1Client.D1Handle, (handle) =>
       UnitOfWork.layer({ deferred: true, batch: handle.batch })))),
-    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(Effect.mapError(migrationFailure)))),
+    Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(Effect.catchAll(failMigration)))),
     Layer.provideMerge(D1Client.layer(options.binding))
   )

@@ -19,7 +19,7 @@ import type { Outbox } from "../platform/Outbox.js"
 import * as JobLeasesSql from "../platform/sql/JobLeasesSql.js"
 import { migrate } from "../platform/sql/Migrations.js"
 import * as OutboxSql from "../platform/sql/OutboxSql.js"
-import { classify } from "../platform/sql/SqlFailure.js"
+import { classify, logStorageFailure } from "../platform/sql/SqlFailure.js"
 import type { Transactions } from "../platform/Transactions.js"
 import * as UnitOfWork from "../platform/UnitOfWork.js"
 
@@ -79,15 +79,22 @@ export const layer = (options: StorageOptions = {}): Layer.Layer<StoragePorts, S
       Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200, while: isRetryable }),
       // waiting for the database is not business time, whatever clock the host's rules run on
       Effect.withClock(Clock.make()),
-      Effect.mapError(migrationFailure)
+      Effect.catchAll(failMigration)
     )))
   )
 
 const isRetryable = (e: MigrationError | SqlError): boolean => e._tag === "SqlError" && classify(e)._tag === "Retryable"
 
+/** @internal Fails with the `StorageError` of a migration that failed, logged with its cause (also used by D1). */
+export const failMigration = (e: MigrationError | SqlError): Effect.Effect<never, StorageError> => {
+  const failure = migrationFailure(e)
+  return Effect.zipRight(logStorageFailure(failure, e), Effect.fail(failure))
+}
+
 /** @internal The `StorageError` of a database that cannot be migrated (also used by the D1 adapter). */
 export function migrationFailure(e: MigrationError | SqlError): StorageError {
-  const reason = e._tag === "SqlError" && classify(e)._tag === "Unavailable" ? "unavailable" : "unexpected"
+  const failure = e._tag === "SqlError" ? classify(e)._tag : "Other"
+  const reason = failure === "Unavailable" ? "unavailable" : failure === "Retryable" ? "contention" : "unexpected"
   return new StorageError({ reason, operation: "migrating the database" })
 }
 

@@ -22,6 +22,7 @@ import { encodeId } from "../kernel/Ids.js"
 import { InvalidAmount, type Money, money } from "../kernel/Money.js"
 import * as Phone from "../kernel/Phone.js"
 import { decoder } from "../kernel/Input.js"
+import { corrupt } from "../platform/sql/SqlFailure.js"
 import { withSpans } from "../kernel/Spans.js"
 import { randomBytes as randomBytesOf } from "../kernel/Random.js"
 import {
@@ -231,7 +232,7 @@ const DAY = 86_400_000
 const result = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknown(schema)
   return (json: unknown): Effect.Effect<A, StorageError> =>
-    Effect.mapError(decode(json), () => new StorageError({ reason: "corrupt", operation: "reading a recorded wallet result" }))
+    Effect.catchAll(decode(json), corrupt("reading a recorded wallet result"))
 }
 const depositResult = result(DepositResult)
 const withdrawResult = result(WithdrawResult)
