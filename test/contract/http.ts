@@ -823,7 +823,7 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
 
       it("close() under keep-alive load: requests in flight finish and get their answer, later ones are refused, every commit is answered", async () => {
         const { phone: p } = await newCustomer()
-        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager`, limits: { shutdownMs: 5_000 } })
+        const second = await createApp({ database, tokens: `${TOKENS.manager}:manager`, limits: { shutdownMs: 8_000 } })
         const { url, close: stop } = await second.listen(0)
         const target = new URL(url)
         const agent = new Agent({ keepAlive: true, maxSockets: 16 })
@@ -887,8 +887,8 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         agent.destroy()
         // no new request was run once close() began: each client had at most its one in flight
         expect(Math.max(...okAfterClose)).toBeLessThanOrEqual(1)
-        // and close() did not wait for the cap
-        expect(took).toBeLessThan(2_500)
+        // and close() did not wait for the cap (8 s here; the held request ended 300 ms in)
+        expect(took).toBeLessThan(4_000)
         for (const reply of answered.filter((r) => r.status !== 200)) {
           expect(reply.status).toBe(503)
           expect(JSON.parse(reply.text).error.code).toBe("SERVICE_UNAVAILABLE")

@@ -1,8 +1,9 @@
 /**
- * What every module's HTTP group shares (see docs/http.md): the error envelope and its codes, roles
- * and bearer-token authentication, the role an endpoint requires — declared once, on the endpoint
- * ({@link withRole}) and enforced by {@link authorized} — and the mapping of the library's typed
- * failures to error codes. A module declares its endpoints in its `Api.ts` and its thin handlers in
+ * What every module's HTTP group shares (see the README's "The HTTP API"): the error envelope and
+ * its codes, roles and bearer-token authentication, the role an endpoint requires and the body
+ * fields that need a higher one — declared once, on the endpoint ({@link withRole}) and enforced by
+ * {@link authorized} — the mapping of the library's typed failures to error codes, and the
+ * envelope every request goes through (body limits, UTF-8, nesting; every 500 logged). A module declares its endpoints in its `Api.ts` and its thin handlers in
  * its `Http.ts` with these; the registry (`src/modules.ts`) composes them into one API.
  *
  * @since 0.1.0
