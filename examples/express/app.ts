@@ -74,6 +74,11 @@ const SHUTTING_DOWN = JSON.stringify({
   error: { code: "SERVICE_UNAVAILABLE", message: "The server is shutting down; retry the request" }
 })
 
+/**
+ * Builds the library on the chosen database (migrations included) and the Express app serving its
+ * API; `listen` starts the HTTP server with the host's limits. Throws the `ValidationError` of bad
+ * tokens, or the failure of opening the database (after releasing what it had built).
+ */
 export const createApp = async (options: AppOptions): Promise<App> => {
   const tokens = Customer360Http.parseTokens(options.tokens)
   if (Either.isLeft(tokens)) throw tokens.left
