@@ -23,14 +23,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { StorageError } from "../kernel/Errors.js"
+import type { StorageError } from "../kernel/Errors.js"
 import type { Phone } from "../kernel/Phone.js"
 import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
-import { type SqlFailure, storage } from "../platform/sql/SqlFailure.js"
+import { corrupt, type SqlFailure, storage } from "../platform/sql/SqlFailure.js"
 import {
   Customer,
   CustomerExists,
@@ -129,10 +128,12 @@ const instant = (v: unknown): Date | null => (v === null || v === undefined ? nu
 
 const decodeCustomer = Schema.decodeUnknownEither(Customer)
 
-/** Reads one stored row; a row that does not decode is a `corrupt` storage failure. */
-/** @internal */
-export const rowToCustomer = (row: Record<string, unknown>): Either.Either<Customer, StorageError> =>
-  Either.mapLeft(
+/**
+ * @internal Reads one stored row; a row that does not decode is a `corrupt` storage failure, logged
+ * with the decoding failure.
+ */
+export const rowToCustomer = (row: Record<string, unknown>): Effect.Effect<Customer, StorageError> =>
+  Effect.catchAll(
     decodeCustomer({
       id: row.id,
       phone: row.phone,
@@ -156,7 +157,7 @@ export const rowToCustomer = (row: Record<string, unknown>): Either.Either<Custo
       createdAt: instant(row.created_at),
       updatedAt: instant(row.updated_at)
     }),
-    () => new StorageError({ reason: "corrupt", operation: "reading a customer" })
+    corrupt("reading a customer")
   )
 
 /** @internal The stored row of a customer. */
