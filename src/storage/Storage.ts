@@ -19,7 +19,7 @@ import type { Outbox } from "../platform/Outbox.js"
 import * as JobLeasesSql from "../platform/sql/JobLeasesSql.js"
 import { migrate } from "../platform/sql/Migrations.js"
 import * as OutboxSql from "../platform/sql/OutboxSql.js"
-import { classify, logStorageFailure } from "../platform/sql/SqlFailure.js"
+import { classify } from "../platform/sql/SqlFailure.js"
 import type { Transactions } from "../platform/Transactions.js"
 import * as UnitOfWork from "../platform/UnitOfWork.js"
 
@@ -85,11 +85,12 @@ export const layer = (options: StorageOptions = {}): Layer.Layer<StoragePorts, S
 
 const isRetryable = (e: MigrationError | SqlError): boolean => e._tag === "SqlError" && classify(e)._tag === "Retryable"
 
-/** @internal Fails with the `StorageError` of a migration that failed, logged with its cause (also used by D1). */
-export const failMigration = (e: MigrationError | SqlError): Effect.Effect<never, StorageError> => {
-  const failure = migrationFailure(e)
-  return Effect.zipRight(logStorageFailure(failure, e), Effect.fail(failure))
-}
+/**
+ * @internal Fails with the `StorageError` of a migration that failed (also used by D1). Not logged
+ * here: the layer's failure is what the host or the job runner reports, in its own words.
+ */
+export const failMigration = (e: MigrationError | SqlError): Effect.Effect<never, StorageError> =>
+  Effect.fail(migrationFailure(e))
 
 /** @internal The `StorageError` of a database that cannot be migrated (also used by the D1 adapter). */
 export function migrationFailure(e: MigrationError | SqlError): StorageError {
