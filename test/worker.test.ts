@@ -2,49 +2,25 @@
  * The Cloudflare Worker example, bundled as it would be deployed and run inside workerd by
  * miniflare, on a local D1 database: the same HTTP API as the Express host.
  */
-import { build } from "esbuild"
-import { Miniflare } from "miniflare"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import type { Miniflare } from "miniflare"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type RunningWorker, startWorker } from "./support/worker.js"
 
 const MANAGER = "worker-manager-token"
 const STAFF = "worker-staff-token"
 const VIEWER = "worker-viewer-token"
 
 describe("Cloudflare Worker on D1 (miniflare)", () => {
+  let worker: RunningWorker | undefined
   let mf: Miniflare
-  let dir: string
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "c360-worker-"))
-    const out = join(dir, "worker.js")
-    await build({
-      entryPoints: ["examples/worker/worker.ts"],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      mainFields: ["module", "main"],
-      conditions: ["workerd", "worker", "browser"],
-      outfile: out,
-      logLevel: "silent"
-    })
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: out,
-      modulesRoot: dir,
-      compatibilityDate: "2026-07-01",
-      d1Databases: ["DB"],
-      bindings: { C360_TOKENS: `${MANAGER}:manager,${STAFF}:staff,${VIEWER}:viewer` }
-    })
-    await mf.ready
+    worker = await startWorker(`${MANAGER}:manager,${STAFF}:staff,${VIEWER}:viewer`)
+    mf = worker.mf
   }, 120_000)
 
   afterAll(async () => {
-    await mf?.dispose()
-    rmSync(dir, { recursive: true, force: true })
+    await worker?.dispose()
   })
 
   const call = async (method: string, path: string, token: string | null, body?: unknown) => {
