@@ -28,7 +28,7 @@ import { createApp } from "../examples/express/app.js"
 import { Customer360Api } from "../src/http.js"
 import { nestsDeeperThan } from "../src/kernel/Nesting.js"
 import { SqliteDatabase } from "../src/sqlite.js"
-import { auditLedger } from "./support/audit.js"
+import { auditLedger, WRITTEN_TABLES } from "./support/audit.js"
 
 const TOKENS = { manager: "fuzz-manager-token", staff: "fuzz-staff-token", viewer: "fuzz-viewer-token" } as const
 const LEAK = /\n\s+at |SqlError|SQLITE_|sqlite3|node_modules|\.[jt]s:\d|RangeError|Maximum call stack|ParseError|HttpApiDecodeError/
@@ -81,14 +81,7 @@ describe("HTTP API fuzz (SQLite)", () => {
 
   /** What the API may write, as it is now. */
   const snapshot = () =>
-    JSON.stringify([
-      "c360_customers",
-      "c360_wallets",
-      "c360_virtual_credits",
-      "c360_wallet_operations",
-      "c360_ledger_entries",
-      "c360_outbox"
-    ].map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()))
+    JSON.stringify(WRITTEN_TABLES.map((table) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()))
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "c360-fuzz-"))

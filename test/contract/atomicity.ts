@@ -16,26 +16,17 @@ import { Customers } from "../../src/customers/Customers.js"
 import { Transactions } from "../../src/platform/Transactions.js"
 import type { StoragePorts } from "../../src/storage/Storage.js"
 import { Wallets } from "../../src/wallets/Wallets.js"
-import { auditLedger } from "../support/audit.js"
+import { auditLedger, WRITTEN_TABLES } from "../support/audit.js"
 import { freshPhone, servicesOver } from "./customers.js"
 
 let refCounter = 0
 const ref = (label: string) => `${label}-${Date.now().toString(36)}-${refCounter++}`
 
-const TABLES = [
-  "c360_customers",
-  "c360_wallets",
-  "c360_virtual_credits",
-  "c360_wallet_operations",
-  "c360_ledger_entries",
-  "c360_outbox"
-] as const
-
 /** Row counts of every table a customer or wallet write touches, and the sum of all balances. */
 const snapshot = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.gen(function*() {
     const counts: Record<string, number> = {}
-    for (const table of TABLES) {
+    for (const table of WRITTEN_TABLES) {
       const [row] = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM ${sql(table)}`
       counts[table] = Number(row!.n)
     }

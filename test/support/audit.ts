@@ -1,3 +1,13 @@
+/** Every table a customer or wallet write touches. */
+export const WRITTEN_TABLES = [
+  "c360_customers",
+  "c360_wallets",
+  "c360_virtual_credits",
+  "c360_wallet_operations",
+  "c360_ledger_entries",
+  "c360_outbox"
+] as const
+
 /**
  * The ledger auditor: rebuilds every wallet and credit from its ledger entries, in order, and
  * compares with what is stored (DOMAIN §3 invariants). Returns the violations found (none is good).
