@@ -23,6 +23,7 @@ import type * as Wallets from "./wallets/Wallets.js"
 export type Services =
   | Customers.Customers
   | Wallets.Wallets
+  | Registry.ModuleServices
   | EventBus.EventBus
   | Outbox
   | JobLeases

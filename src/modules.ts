@@ -32,6 +32,12 @@ import * as WalletMigrations from "./wallets/Migrations.js"
 import * as WalletStore from "./wallets/WalletStore.js"
 import * as Wallets from "./wallets/Wallets.js"
 import * as WalletView from "./wallets/View.js"
+import { NotesGroup } from "./notes/Api.js"
+import * as NotesHttp from "./notes/Http.js"
+import * as NoteMigrations from "./notes/Migrations.js"
+import * as NoteRepository from "./notes/NoteRepository.js"
+import * as NotesService from "./notes/Notes.js"
+import * as NotesView from "./notes/View.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -98,8 +104,21 @@ export const wallets = {
   jobs: { expiry: WalletJobs.expireCredits }
 } satisfies Module<any, any, any, typeof WalletsGroup, any>
 
+/** Notes and the activity log (DOMAIN §4a, docs/timeline.md). @internal */
+export const notes = {
+  name: "notes",
+  migrations: NoteMigrations.migrations,
+  repositories: NoteRepository.layer,
+  services: NotesService.layer,
+  api: NotesGroup,
+  handlers: NotesHttp.layer,
+  viewParts: NotesView.viewParts,
+  channels: [],
+  facade: { namespace: "notes", service: NotesService.Notes, rename: {}, omit: [] } as const
+} satisfies Module<any, any, any, typeof NotesGroup, any>
+
 /** Every module, in dependency order. @internal */
-export const modules = [customers, wallets] as const
+export const modules = [customers, notes, wallets] as const
 
 type AnyModule = (typeof modules)[number]
 
@@ -136,7 +155,12 @@ export const services = Layer.effectDiscard(Effect.gen(function*() {
     if ("viewParts" in m) parts.register(yield* m.viewParts)
   }
 })).pipe(
-  Layer.provideMerge(Layer.mergeAll(...(modules.map((m) => m.services) as [AnyModule["services"], ...Array<AnyModule["services"]>]))),
+  // in dependency order: a module's services may use the services of the modules before it
+  Layer.provideMerge(
+    (modules.map((m) => m.services) as ReadonlyArray<Layer.Layer<any, never, any>>).reduce((built, next) =>
+      next.pipe(Layer.provideMerge(built))
+    )
+  ),
   Layer.provideMerge(layerViewParts)
 ) as Layer.Layer<
   ModuleServices | ViewParts,

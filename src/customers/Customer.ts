@@ -9,6 +9,7 @@
 import * as Schema from "effect/Schema"
 import { encodeId, idPattern } from "../kernel/Ids.js"
 import { Phone } from "../kernel/Phone.js"
+import { Text } from "../kernel/Text.js"
 
 /**
  * A customer's id: `cus_` followed by 26 Crockford base-32 characters (48 bits of milliseconds,
@@ -104,40 +105,9 @@ export const customerToJson = (c: Customer): { readonly [key: string]: unknown; 
 })
 
 // ---------------------------------------------------------------------------------------------
-// Input schemas: what callers may send. Every string is trimmed, bounded, and free of control
-// characters and unpaired surrogates (PostgreSQL refuses NUL; SQLite would store it silently).
+// Input schemas: what callers may send (every text through `Text`, kernel/Text.ts).
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
- 
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
- 
-const CONTROL_OR_NEWLINE = /[\u0000-\u001F\u007F]/
-
-/**
- * A trimmed, non-empty single-line text of at most `max` characters (or multi-line when
- * `multiline`), without control characters or unpaired surrogates.
- *
- * @since 0.1.0
- */
-export const Text = (max: number, options?: { readonly multiline?: boolean }) =>
-  Schema.Trim.pipe(
-    Schema.minLength(1, { message: () => "must not be empty" }),
-    Schema.maxLength(max, { message: () => `must be at most ${max} characters` }),
-    Schema.filter((s) => !(options?.multiline ? CONTROL : CONTROL_OR_NEWLINE).test(s), {
-      message: () => "must not contain control characters"
-    }),
-    Schema.filter((s) => !LONE_SURROGATE.test(s), { message: () => "must be valid Unicode text" })
-  )
-
-/**
- * Whether `Text(max, options)` decodes `u` to `u` itself: a string that needs no trimming and passes
- * every check. Lets a hot path take canonical input as is; anything else goes through the schema.
- *
- * @since 0.1.0
- */
-export const isCanonicalText = (u: unknown, max: number, options?: { readonly multiline?: boolean }): u is string =>
-  typeof u === "string" && u.length >= 1 && u.length <= max && u.trim().length === u.length &&
-  !(options?.multiline ? CONTROL : CONTROL_OR_NEWLINE).test(u) && !LONE_SURROGATE.test(u)
+export { isCanonicalText, Text } from "../kernel/Text.js"
 
 /** A trimmed e-mail address; unique per customer regardless of case. @since 0.1.0 */
 export const Email = Text(254).pipe(

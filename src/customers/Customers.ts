@@ -25,7 +25,8 @@ import {
   GetOrCreateInput,
   makeCustomerId,
   type Page,
-  SearchQuery
+  SearchQuery,
+  Text
 } from "./Customer.js"
 import { type StorageError, type ValidationError } from "../kernel/Errors.js"
 import { encodeId } from "../kernel/Ids.js"
@@ -36,6 +37,7 @@ import { withSpans } from "../kernel/Spans.js"
 import { type CustomerChanges, CustomerRepository } from "./CustomerRepository.js"
 import { EventPublisher } from "../platform/EventPublisher.js"
 import { Transactions } from "../platform/Transactions.js"
+import { ActivityLog, SYSTEM_ACTOR } from "../platform/ActivityLog.js"
 import { Customer360Config } from "../kernel/Config.js"
 import { type Customer360View, ViewParts } from "./View360.js"
 
@@ -67,6 +69,10 @@ export interface CustomersShape {
   >
   /** The customer holding the phone, written in any format of DOMAIN §1. */
   readonly findByPhone: (phone: string) => Effect.Effect<Option.Option<Customer>, Phone.InvalidPhone | ValidationError | StorageError>
+  /** Like `findByPhone`, failing `CustomerNotFound` when no customer holds the phone. */
+  readonly getByPhone: (
+    phone: string
+  ) => Effect.Effect<Customer, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
   readonly findById: (id: string) => Effect.Effect<Option.Option<Customer>, ValidationError | StorageError>
   /** Like `findById`, failing `CustomerNotFound` when there is none. */
   readonly get: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
@@ -76,10 +82,11 @@ export interface CustomersShape {
    */
   readonly update: (
     id: string,
-    patch: CustomerPatch
+    patch: CustomerPatch,
+    options?: ActorOptions
   ) => Effect.Effect<Customer, Phone.InvalidPhone | CustomerExists | CustomerNotFound | ValidationError | StorageError>
   /** Soft delete: the status becomes `inactive`; profile, phone and history stay. Idempotent. */
-  readonly delete: (id: string) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
+  readonly delete: (id: string, options?: ActorOptions) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
   /** Searches by phone fragment or name (see `SearchQuery`), newest first. */
   readonly search: (query?: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
   /**
@@ -92,6 +99,16 @@ export interface CustomersShape {
   ) => Effect.Effect<Customer360View, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
 }
 
+/**
+ * Who makes a change, for its activity record (DOMAIN §4a): a staff id, a user id, or a job's name;
+ * `system` when not given.
+ *
+ * @since 0.2.0
+ */
+export interface ActorOptions {
+  readonly actor?: string | undefined
+}
+
 /** The Customers service. @since 0.1.0 */
 export class Customers extends Context.Tag("customer360/Customers")<Customers, CustomersShape>() {}
 
@@ -102,6 +119,7 @@ const decodePatch = decoder(CustomerPatch, "customer update")
 const decodeSearch = decoder(SearchQuery, "search")
 const decodeId = decoder(CustomerId, "customer id")
 const decodePhoneString = decoder(Schema.String, "phone")
+const decodeActor = decoder(Schema.UndefinedOr(Text(100)), "actor")
 
 
 /** Characters a phone fragment typed in a search box may contain. */
@@ -121,6 +139,7 @@ export const make = Effect.gen(function*() {
   const events = yield* EventPublisher
   const config = yield* Customer360Config
   const parts = yield* ViewParts
+  const activities = yield* ActivityLog
 
   const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
 
@@ -172,6 +191,15 @@ export const make = Effect.gen(function*() {
         data: { customer: customerToJson(customer), source: customer.source }
       }
       yield* events.publish([event])
+      yield* activities.record([{
+        customerId: customer.id,
+        actor: `${SYSTEM_ACTOR}:${customer.source}`,
+        kind: "customer.created",
+        subjectType: "customer",
+        subjectId: customer.id,
+        summary: `created the customer (source ${customer.source})`,
+        at: customer.createdAt
+      }])
     })
 
   const create: CustomersShape["create"] = (raw) =>
@@ -201,6 +229,15 @@ export const make = Effect.gen(function*() {
   const findByPhone: CustomersShape["findByPhone"] = (raw) =>
     decodePhoneString(raw).pipe(Effect.flatMap(normalizePhone), Effect.flatMap(repo.findByPhone))
 
+  const getByPhone: CustomersShape["getByPhone"] = (raw) =>
+    Effect.flatMap(
+      findByPhone(raw),
+      Option.match({
+        onNone: () => Effect.fail(new CustomerNotFound({ by: "phone", value: String(raw) })),
+        onSome: Effect.succeed
+      })
+    )
+
   const findById: CustomersShape["findById"] = (raw) => Effect.flatMap(decodeId(raw), repo.findById)
 
   const get: CustomersShape["get"] = (raw) =>
@@ -212,31 +249,48 @@ export const make = Effect.gen(function*() {
       })
     )
 
-  const applyChanges = (id: CustomerId, changes: CustomerChanges) =>
-    tx.withTransaction(repo.update(id, changes)).pipe(
+  /** The profile edit's activity goes first: on a deferred engine the update must be the last write. */
+  const applyChanges = (id: CustomerId, changes: CustomerChanges, actor: string | undefined, kind: string) =>
+    tx.withTransaction(Effect.zipRight(
+      activities.record([{
+        customerId: id,
+        actor: actor ?? SYSTEM_ACTOR,
+        kind,
+        subjectType: "customer",
+        subjectId: id,
+        summary: kind === "customer.deleted"
+          ? "deleted the customer (soft delete)"
+          : `changed ${Object.keys(changes).filter((k) => k !== "updatedAt").join(", ")}`,
+        data: { fields: Object.keys(changes).filter((k) => k !== "updatedAt") },
+        at: changes.updatedAt
+      }]),
+      repo.update(id, changes)
+    )).pipe(
       Effect.flatMap(Option.match({
         onNone: () => Effect.fail(new CustomerNotFound({ by: "id", value: id })),
         onSome: Effect.succeed
       }))
     )
 
-  const update: CustomersShape["update"] = (rawId, rawPatch) =>
+  const update: CustomersShape["update"] = (rawId, rawPatch, options) =>
     Effect.gen(function*() {
       const id = yield* decodeId(rawId)
+      const actor = yield* decodeActor(options?.actor)
       const patch = yield* decodePatch(rawPatch)
       const { phone: rawPhone, ...rest } = patch
       const phone = rawPhone === undefined ? undefined : yield* normalizePhone(rawPhone)
       const fields = Object.keys(rest).length + (phone === undefined ? 0 : 1)
       if (fields === 0) return yield* get(id)
       const updatedAt = new Date(yield* Clock.currentTimeMillis)
-      return yield* applyChanges(id, { ...rest, ...(phone === undefined ? {} : { phone }), updatedAt })
+      return yield* applyChanges(id, { ...rest, ...(phone === undefined ? {} : { phone }), updatedAt }, actor, "customer.updated")
     })
 
-  const remove: CustomersShape["delete"] = (rawId) =>
+  const remove: CustomersShape["delete"] = (rawId, options) =>
     Effect.gen(function*() {
       const id = yield* decodeId(rawId)
+      const actor = yield* decodeActor(options?.actor)
       const updatedAt = new Date(yield* Clock.currentTimeMillis)
-      return yield* applyChanges(id, { status: "inactive", updatedAt }).pipe(
+      return yield* applyChanges(id, { status: "inactive", updatedAt }, actor, "customer.deleted").pipe(
         // Only a phone or e-mail change can collide; a status change cannot.
         Effect.catchTag("CustomerExists", (e) => Effect.die(e))
       )
@@ -278,9 +332,7 @@ export const make = Effect.gen(function*() {
 
   const view360: CustomersShape["view360"] = (raw) =>
     Effect.gen(function*() {
-      const found = yield* findByPhone(raw)
-      if (Option.isNone(found)) return yield* new CustomerNotFound({ by: "phone", value: String(raw) })
-      const customer = found.value
+      const customer = yield* getByPhone(raw)
       const current = parts.current()
       const loaded = yield* Effect.forEach(current, (part) => part.load(customer), { concurrency: "unbounded" })
       const view: Record<string, unknown> = { customer }
@@ -291,7 +343,7 @@ export const make = Effect.gen(function*() {
     })
 
   return Customers.of(
-    withSpans("Customers", { create, getOrCreate, findByPhone, findById, get, update, delete: remove, search, view360 })
+    withSpans("Customers", { create, getOrCreate, findByPhone, getByPhone, findById, get, update, delete: remove, search, view360 })
   )
 })
 
@@ -303,6 +355,6 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   Customers,
   never,
-  CustomerRepository | Transactions | EventPublisher | Customer360Config | ViewParts
+  CustomerRepository | Transactions | EventPublisher | Customer360Config | ViewParts | ActivityLog
 > =
   Layer.effect(Customers, make)

@@ -10,9 +10,9 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { StorageError } from "../kernel/Errors.js"
+import { StorageError } from "../kernel/Errors.js"
 import type { Customer } from "./Customer.js"
 
 /**
@@ -66,3 +66,12 @@ export const layerViewParts: Layer.Layer<ViewParts> = Layer.sync(ViewParts, () =
     }
   }
 })
+
+/**
+ * A part's loader with every failure reported as storage's: for a customer that exists, a part's
+ * read can only fail in storage; anything else becomes an `unexpected` storage failure of `operation`.
+ *
+ * @since 0.2.0
+ */
+export const asPartFailure = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, StorageError, R> =>
+  Effect.mapError(self, (e) => (e instanceof StorageError ? e : new StorageError({ reason: "unexpected", operation })))

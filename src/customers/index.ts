@@ -5,5 +5,5 @@
  */
 export { Customer, CustomerExists, CustomerId, CustomerNotFound, isCanonicalText, Text } from "./Customer.js"
 export { CustomerRepository, memoKeys } from "./CustomerRepository.js"
-export { Customers } from "./Customers.js"
-export { type Customer360View, type View360Parts, type ViewPart, ViewParts } from "./View360.js"
+export { type ActorOptions, Customers } from "./Customers.js"
+export { asPartFailure, type Customer360View, type View360Parts, type ViewPart, ViewParts } from "./View360.js"

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-export type Channel = "customers" | "wallets" | "tickets"
+export type Channel = "customers" | "wallets" | "tickets" | "transfers"
 
 interface EventOf<Type extends string, C extends Channel, Data> {
   readonly id: string
@@ -70,12 +70,64 @@ export type WalletCreditExpired = EventOf<"wallet.credit_expired", "wallets", {
   readonly expiresAt: string
 }>
 
+/** A ticket as JSON (see `Ticket`): instants are ISO strings. @since 0.2.0 */
+export type TicketJson = { readonly [key: string]: unknown; readonly id: string; readonly code: string }
+
+/** A ticket was opened (DOMAIN §4). @since 0.2.0 */
+export type TicketCreated = EventOf<"ticket.created", "tickets", { readonly ticket: TicketJson }>
+
+/**
+ * A ticket changed: a transition other than completion, an assignment, a note, a priority or
+ * carrier change, a special action. `action` names what happened.
+ *
+ * @since 0.2.0
+ */
+export type TicketUpdated = EventOf<"ticket.updated", "tickets", { readonly ticket: TicketJson; readonly action: string }>
+
+/** A ticket reached `completed`. @since 0.2.0 */
+export type TicketCompleted = EventOf<"ticket.completed", "tickets", { readonly ticket: TicketJson }>
+
+/** A bank transfer as JSON (see `BankTransfer`). @since 0.2.0 */
+export type TransferJson = { readonly [key: string]: unknown; readonly id: string; readonly providerId: string }
+
+/**
+ * A bank transfer was received (once per provider id), with how it was matched. `subject` is the
+ * customer when it matched, else the transfer's id.
+ *
+ * @since 0.2.0
+ */
+export type TransferReceived = EventOf<"transfer.received", "transfers", { readonly transfer: TransferJson }>
+
+/** A transfer was linked to a customer (by the matcher or by staff), with its deposit if any. @since 0.2.0 */
+export type TransferLinked = EventOf<"transfer.linked", "transfers", {
+  readonly transfer: TransferJson
+  readonly depositTransactionId: string | null
+}>
+
+/** A note was added to a customer (DOMAIN §4a). @since 0.2.0 */
+export type CustomerNoteAdded = EventOf<"customer.note_added", "customers", {
+  readonly noteId: string
+  readonly author: string
+  readonly text: string
+}>
+
 /**
  * Every event the library publishes.
  *
  * @since 0.1.0
  */
-export type DomainEvent = CustomerCreated | WalletDeposit | WalletWithdraw | WalletVirtualCredit | WalletCreditExpired
+export type DomainEvent =
+  | CustomerCreated
+  | CustomerNoteAdded
+  | WalletDeposit
+  | WalletWithdraw
+  | WalletVirtualCredit
+  | WalletCreditExpired
+  | TicketCreated
+  | TicketUpdated
+  | TicketCompleted
+  | TransferReceived
+  | TransferLinked
 
 /**
  * An event read back from the outbox, with its position in it (opaque, increasing in delivery

@@ -4,8 +4,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { Customer, ViewPart } from "../customers/index.js"
-import { StorageError } from "../kernel/Errors.js"
+import { asPartFailure, type Customer, type ViewPart } from "../customers/index.js"
 import type { WalletView } from "./Wallet.js"
 import { type TransactionsPage, Wallets } from "./Wallets.js"
 
@@ -21,10 +20,7 @@ declare module "../customers/View360.js" {
 /** How many ledger entries the view shows. */
 const LATEST = 20
 
-/** A failure other than storage cannot happen for a customer that exists: it is reported as storage's. */
-const asStorage = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, StorageError, R> =>
-  Effect.mapError(self, (e) =>
-    e instanceof StorageError ? e : new StorageError({ reason: "unexpected", operation }))
+const asStorage = asPartFailure
 
 /**
  * The wallet parts of the view, over the `Wallets` service.

@@ -52,9 +52,14 @@ export const errorStatus = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CUSTOMER_NOT_FOUND: 404,
+  TICKET_NOT_FOUND: 404,
+  TRANSFER_NOT_FOUND: 404,
   REQUEST_TIMEOUT: 408,
   CUSTOMER_EXISTS: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  INVALID_TRANSITION: 409,
+  INVALID_ACTION: 409,
+  TRANSFER_ALREADY_LINKED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INSUFFICIENT_FUNDS: 422,
@@ -92,11 +97,24 @@ export const Unauthorized = errorResponse("Unauthorized", "A valid bearer token 
 /** 403: the token's role may not do this. @since 0.1.0 */
 export const Forbidden = errorResponse("Forbidden", "The token's role does not allow this operation.", ["FORBIDDEN"])
 /** 404: no such route, or no such customer. @since 0.1.0 */
-export const NotFound = errorResponse("NotFound", "No such route or customer.", ["CUSTOMER_NOT_FOUND", "NOT_FOUND"])
-/** 409: a phone or e-mail taken, or a reference reused with another payload. @since 0.1.0 */
+export const NotFound = errorResponse("NotFound", "No such route, customer, ticket or transfer.", [
+  "CUSTOMER_NOT_FOUND",
+  "NOT_FOUND",
+  "TICKET_NOT_FOUND",
+  "TRANSFER_NOT_FOUND"
+])
+/**
+ * 409: a phone or e-mail taken, a reference reused with another payload, a ticket transition or
+ * action its state does not allow, a transfer already linked.
+ *
+ * @since 0.1.0
+ */
 export const Conflict = errorResponse("Conflict", "The request conflicts with stored data; nothing was written.", [
   "CUSTOMER_EXISTS",
-  "IDEMPOTENCY_CONFLICT"
+  "IDEMPOTENCY_CONFLICT",
+  "INVALID_TRANSITION",
+  "INVALID_ACTION",
+  "TRANSFER_ALREADY_LINKED"
 ])
 /** 413: the body is over 64 KiB. @since 0.1.0 */
 export const PayloadTooLarge = errorResponse("PayloadTooLarge", "The request body is over 64 KiB.", ["PAYLOAD_TOO_LARGE"])
@@ -150,7 +168,14 @@ export type Role = typeof Role.Type
  *
  * @since 0.1.0
  */
-export class Principal extends Context.Tag("customer360/http/Principal")<Principal, { readonly role: Role }>() {}
+export class Principal extends Context.Tag("customer360/http/Principal")<Principal, {
+  readonly role: Role
+  /**
+   * Who the caller is, for activity records: the token's name when `C360_TOKENS` gives one
+   * (`token:role:name`), else `api:<role>`. Never the token itself.
+   */
+  readonly actor: string
+}>() {}
 
 /**
  * Bearer-token authentication of every `/api` endpoint but the OpenAPI document.
@@ -329,6 +354,13 @@ export const apiError = <C extends ErrorCode>(code: C, message: string, details?
   error: details === undefined ? { code, message } : { code, message, details }
 }) as Extract<ApiError, { readonly error: { readonly code: C } }>
 
+/**
+ * The caller's actor, for the services' activity records.
+ *
+ * @since 0.2.0
+ */
+export const actor: Effect.Effect<string, never, Principal> = Effect.map(Principal, (p) => p.actor)
+
 /** @since 0.1.0 */
 export const isApiError = (u: unknown): u is ApiError =>
   typeof u === "object" && u !== null && "error" in u && typeof u.error === "object" && u.error !== null &&
@@ -350,6 +382,18 @@ export const fromDomain = (e: { readonly _tag: string; readonly message: string 
       return apiError("CUSTOMER_EXISTS", e.message, { field: e.field })
     case "IdempotencyConflict":
       return apiError("IDEMPOTENCY_CONFLICT", e.message, { reference: e.reference })
+    case "TicketNotFound":
+      return apiError("TICKET_NOT_FOUND", e.message, { code: e.code })
+    case "InvalidTransition":
+      return apiError("INVALID_TRANSITION", e.message, { from: e.from, to: e.to })
+    case "InvalidTicketAction":
+      return apiError("INVALID_ACTION", e.message, { action: e.action, reason: e.reason })
+    case "TransferNotFound":
+      return apiError("TRANSFER_NOT_FOUND", e.message, { id: e.id })
+    case "TransferAlreadyLinked":
+      return apiError("TRANSFER_ALREADY_LINKED", e.message, { id: e.id, customerId: e.customerId })
+    case "WebhookUnauthorized":
+      return apiError("UNAUTHORIZED", e.message)
     case "InsufficientFunds":
       return apiError("INSUFFICIENT_FUNDS", e.message, { available: e.available, requested: e.requested })
     case "StorageError":
@@ -599,30 +643,39 @@ export interface HttpOptions {
 
 const ROLES: ReadonlyArray<Role> = ["viewer", "staff", "manager"]
 
+/** The names given to tokens by {@link parseTokens}, by the map it returned. */
+const tokenNames = new WeakMap<ReadonlyMap<string, Role>, ReadonlyMap<string, string>>()
+
 /**
- * Parses `"tok1:manager,tok2:staff,tok3:viewer"` (the `C360_TOKENS` format). Fails with a
- * `ValidationError` naming the first bad entry: a token must be at least 8 characters of
- * `A-Z a-z 0-9 . _ ~ + / = -`, a role one of `viewer`, `staff`, `manager`, and a token appear once.
+ * Parses `"tok1:manager,tok2:staff:linh,tok3:viewer"` (the `C360_TOKENS` format): token, role and,
+ * optionally, a name that activity records show as the actor. Fails with a `ValidationError` naming
+ * the first bad entry: a token must be at least 8 characters of `A-Z a-z 0-9 . _ ~ + / = -`, a role
+ * one of `viewer`, `staff`, `manager`, a name 1–64 characters of `A-Z a-z 0-9 . _ @ -`, and a token
+ * appear once.
  *
  * @since 0.1.0
  */
 export const parseTokens = (spec: string | undefined): Either.Either<ReadonlyMap<string, Role>, ValidationError> => {
   const tokens = new Map<string, Role>()
+  const names = new Map<string, string>()
   for (const [i, raw] of (spec ?? "").split(",").entries()) {
     const entry = raw.trim()
     if (entry === "") continue
-    const colon = entry.lastIndexOf(":")
-    const token = colon < 0 ? entry : entry.slice(0, colon)
-    const role = colon < 0 ? "" : entry.slice(colon + 1)
+    const [token = "", role = "", name, ...extra] = entry.split(":")
     if (!/^[A-Za-z0-9._~+/=-]{8,}$/.test(token)) {
       return Either.left(ValidationError.single(`tokens.${i}`, "a token must be at least 8 characters of A-Z a-z 0-9 . _ ~ + / = -"))
     }
     if (!(ROLES as ReadonlyArray<string>).includes(role)) {
       return Either.left(ValidationError.single(`tokens.${i}`, "the role must be viewer, staff or manager"))
     }
+    if (extra.length > 0 || (name !== undefined && !/^[A-Za-z0-9._@-]{1,64}$/.test(name))) {
+      return Either.left(ValidationError.single(`tokens.${i}`, "a token's name must be 1–64 characters of A-Z a-z 0-9 . _ @ -"))
+    }
     if (tokens.has(token)) return Either.left(ValidationError.single(`tokens.${i}`, "the token appears twice"))
     tokens.set(token, role as Role)
+    if (name !== undefined) names.set(token, name)
   }
+  tokenNames.set(tokens, names)
   return Either.right(tokens)
 }
 
@@ -632,10 +685,11 @@ export const authentication = (tokens: ReadonlyMap<string, Role>) =>
     Authentication,
     Authentication.of({
       bearer: (token) => {
-        const role = tokens.get(Redacted.value(token))
+        const value = Redacted.value(token)
+        const role = tokens.get(value)
         return role === undefined
           ? Effect.fail(apiError("UNAUTHORIZED", "A valid bearer token is required"))
-          : Effect.succeed({ role })
+          : Effect.succeed({ role, actor: tokenNames.get(tokens)?.get(value) ?? `api:${role}` })
       }
     })
   )
