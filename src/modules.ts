@@ -38,6 +38,13 @@ import * as NoteMigrations from "./notes/Migrations.js"
 import * as NoteRepository from "./notes/NoteRepository.js"
 import * as NotesService from "./notes/Notes.js"
 import * as NotesView from "./notes/View.js"
+import { TicketsGroup } from "./tickets/Api.js"
+import * as TicketsHttp from "./tickets/Http.js"
+import * as TicketJobs from "./tickets/Jobs.js"
+import * as TicketMigrations from "./tickets/Migrations.js"
+import * as TicketRepository from "./tickets/TicketRepository.js"
+import * as TicketsService from "./tickets/Tickets.js"
+import * as TicketView from "./tickets/View.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -117,8 +124,28 @@ export const notes = {
   facade: { namespace: "notes", service: NotesService.Notes, rename: {}, omit: [] } as const
 } satisfies Module<any, any, any, typeof NotesGroup, any>
 
+/** Tickets (DOMAIN §4, docs/tickets.md). @internal */
+export const tickets = {
+  name: "tickets",
+  migrations: TicketMigrations.migrations,
+  repositories: TicketRepository.layer,
+  services: TicketsService.layer,
+  api: TicketsGroup,
+  handlers: TicketsHttp.layer,
+  viewParts: TicketView.viewParts,
+  channels: ["tickets"],
+  // the deadline check is a job: the facade has it under `jobs`; the timeline reads the history
+  facade: {
+    namespace: "tickets",
+    service: TicketsService.Tickets,
+    rename: {},
+    omit: ["escalateDeadlines", "customerHistory", "recentForCustomer"]
+  } as const,
+  jobs: { deadlines: TicketJobs.ticketDeadlines }
+} satisfies Module<any, any, any, typeof TicketsGroup, any>
+
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets] as const
+export const modules = [customers, notes, wallets, tickets] as const
 
 type AnyModule = (typeof modules)[number]
 

@@ -172,6 +172,7 @@ export class JobLeaseLost extends Schema.TaggedError<JobLeaseLost>()("JobLeaseLo
  * - `leaseTtlMs`: how long a lease outlives its last renewal (default 30000); a crashed runner's
  *   jobs are free again after that long.
  * - `expiry`: `batchSize` (default 5000) and `maxBatches` per run (default: until none is due).
+ * - `deadlines` (`ticket-deadlines`): `batchSize` (default 200) and `maxBatches` per run (default: all).
  * - `relay`: `name` of the relay's checkpoint (default `"jobs"`; not a name an in-process
  *   subscriber uses), `from` for its first run (`"end"`, the default, or `"start"`), `batchSize`
  *   (default 500) and `maxBatches` per run (default 20).
@@ -182,6 +183,10 @@ export interface JobsOptions {
   readonly holder?: string | undefined
   readonly leaseTtlMs?: number | undefined
   readonly expiry?: {
+    readonly batchSize?: number | undefined
+    readonly maxBatches?: number | undefined
+  } | undefined
+  readonly deadlines?: {
     readonly batchSize?: number | undefined
     readonly maxBatches?: number | undefined
   } | undefined
@@ -231,6 +236,10 @@ const decodeOptions = decoder(
     leaseTtlMs: Schema.optional(Schema.Int.pipe(Schema.between(10, 86_400_000))),
     expiry: Schema.optional(Schema.Struct({
       batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000))),
+      maxBatches: Schema.optional(Positive)
+    })),
+    deadlines: Schema.optional(Schema.Struct({
+      batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000))),
       maxBatches: Schema.optional(Positive)
     })),
     relay: Schema.optional(Schema.Struct({
@@ -414,7 +423,7 @@ export const make = (options: JobsOptions = {}) =>
       reported(
         job.name,
         job.name,
-        Effect.provide(job.run((config as Record<string, unknown>)[optionsKey] as never), context)
+        Effect.provide(job.run((config as Record<string, unknown>)[optionsKey] as never) as Effect.Effect<Readonly<Record<string, number>>, unknown, Registry.ModuleJobServices>, context)
       )
     ])) as Record<Registry.ModuleJob["name"], Effect.Effect<JobReport>>
     const expireCredits = moduleJobs["expire-credits"]

@@ -307,6 +307,20 @@ export const authorized = (
   }
 }
 
+/**
+ * The effect, if the caller's role is at least `role`; else `FORBIDDEN`, saying what needed it.
+ * For a rule that depends on a value of the body (a ticket action that moves money), on top of the
+ * endpoint's own role.
+ *
+ * @since 0.2.0
+ */
+export const requireRole = (role: Role, what: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | ApiError, R | Principal> =>
+  Effect.flatMap(Principal, (principal): Effect.Effect<A, E | ApiError, R> =>
+    RANK[principal.role] >= RANK[role]
+      ? effect
+      : Effect.fail(apiError("FORBIDDEN", `${what} needs the ${role} role; the token has ${principal.role}`)))
+
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
 
