@@ -88,6 +88,8 @@ export class Customer extends Schema.Class<Customer>("Customer")({
   totalSpent: Schema.Int,
   lastPurchaseAt: Schema.NullOr(Schema.DateFromSelf),
   source: CustomerSource,
+  /** The customer's payment code (`N2…`, DOMAIN §5): unique, generated at creation, never changed. */
+  paymentCode: Schema.String,
   createdAt: Schema.DateFromSelf,
   updatedAt: Schema.DateFromSelf
 }) {}

@@ -29,6 +29,8 @@ import * as Schema from "effect/Schema"
 import type { StorageError } from "../kernel/Errors.js"
 import type { Phone } from "../kernel/Phone.js"
 import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
+import { makeCode } from "../kernel/PaymentCode.js"
+import { randomBytes } from "../kernel/Random.js"
 import { corrupt, type SqlFailure, storage } from "../platform/sql/SqlFailure.js"
 import {
   Customer,
@@ -109,6 +111,8 @@ export interface CustomerRepositoryShape {
   readonly search: (
     criteria: SearchCriteria
   ) => Effect.Effect<{ readonly items: ReadonlyArray<Customer>; readonly total: number }, StorageError>
+  /** The customers holding any of the payment codes (canonical, upper case). */
+  readonly findByPaymentCodes: (codes: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Customer>, StorageError>
 }
 
 /**
@@ -154,6 +158,7 @@ export const rowToCustomer = (row: Record<string, unknown>): Effect.Effect<Custo
       totalSpent: int(row.total_spent),
       lastPurchaseAt: instant(row.last_purchase_at),
       source: row.source,
+      paymentCode: row.payment_code,
       createdAt: instant(row.created_at),
       updatedAt: instant(row.updated_at)
     }),
@@ -183,6 +188,7 @@ export const toRow = (c: Customer) => ({
   total_spent: c.totalSpent,
   last_purchase_at: c.lastPurchaseAt === null ? null : c.lastPurchaseAt.getTime(),
   source: c.source,
+  payment_code: c.paymentCode,
   created_at: c.createdAt.getTime(),
   updated_at: c.updatedAt.getTime()
 })
@@ -301,23 +307,34 @@ export const make = Effect.gen(function*() {
     ]
   }
 
-  const insert = (customer: Customer) =>
-    uow.write({
-      operation: "creating a customer",
-      statements: insertStatements(customer),
-      onFailure: (failure) => customerExists(failure, customer.phone, customer.email)
-    }).pipe(Effect.zipRight(rememberCustomer(customer, "created")), Effect.as(customer))
+  /**
+   * The customer with a fresh payment code: drawn on every attempt, so that a transaction run again
+   * after a code collision (the unique key decides) draws another.
+   */
+  const withFreshCode = (customer: Customer) => new Customer({ ...customer, paymentCode: makeCode(randomBytes(8)) })
+  const codeTaken = (failure: SqlFailure) => failure._tag === "UniqueViolation" && failure.constraint.includes("payment_code")
 
-  const insertOrGet = (customer: Customer & { readonly phone: Phone }) =>
+  const insert = (draft: Customer) =>
+    Effect.suspend(() => {
+      const customer = withFreshCode(draft)
+      return uow.write({
+        operation: "creating a customer",
+        statements: insertStatements(customer),
+        onFailure: (failure) => (codeTaken(failure) ? rerun : customerExists(failure, customer.phone, customer.email))
+      }).pipe(Effect.zipRight(rememberCustomer(customer, "created")), Effect.as(customer))
+    })
+
+  const insertOrGet = (draft: Customer & { readonly phone: Phone }) =>
     uow.withTransaction(Effect.gen(function*() {
-      const existing = yield* findByPhone(customer.phone)
+      const existing = yield* findByPhone(draft.phone)
       if (Option.isSome(existing)) return { customer: existing.value, created: false }
+      const customer = withFreshCode(draft)
       yield* uow.write<CustomerExists>({
         operation: "creating a customer",
         statements: insertStatements(customer),
         // the phone was taken after our read: run the transaction again, it will find the holder
         onFailure: (failure) =>
-          failure._tag === "UniqueViolation" && failure.constraint.includes("phone")
+          (failure._tag === "UniqueViolation" && failure.constraint.includes("phone")) || codeTaken(failure)
             ? rerun
             : customerExists(failure, customer.phone, customer.email)
       })
@@ -367,7 +384,15 @@ export const make = Effect.gen(function*() {
     )
   }
 
-  return CustomerRepository.of({ insert, insertOrGet, findById, findByPhone, update, search })
+  const findByPaymentCodes = (codes: ReadonlyArray<string>) =>
+    codes.length === 0
+      ? Effect.succeed([])
+      : sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE ${sql.in("payment_code", codes)}`.pipe(
+        storage("finding customers by payment code"),
+        Effect.flatMap((rows) => Effect.forEach(rows, (row) => rowToCustomer(row)))
+      )
+
+  return CustomerRepository.of({ insert, insertOrGet, findById, findByPhone, update, search, findByPaymentCodes })
 })
 
 /**

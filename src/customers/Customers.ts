@@ -33,6 +33,7 @@ import { encodeId } from "../kernel/Ids.js"
 import type { CustomerCreated } from "../kernel/Events.js"
 import * as Phone from "../kernel/Phone.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
+import { normalizeCode } from "../kernel/PaymentCode.js"
 import { withSpans } from "../kernel/Spans.js"
 import { type CustomerChanges, CustomerRepository } from "./CustomerRepository.js"
 import { EventPublisher } from "../platform/EventPublisher.js"
@@ -89,6 +90,11 @@ export interface CustomersShape {
   readonly delete: (id: string, options?: ActorOptions) => Effect.Effect<Customer, CustomerNotFound | ValidationError | StorageError>
   /** Searches by phone fragment or name (see `SearchQuery`), newest first. */
   readonly search: (query?: SearchQuery) => Effect.Effect<Page<Customer>, ValidationError | StorageError>
+  /**
+   * The customers holding any of the payment codes (`N2…`, DOMAIN §5) — the way a bank transfer's
+   * content finds its customer. Strings that are not codes are ignored.
+   */
+  readonly findByPaymentCodes: (codes: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Customer>, StorageError>
   /**
    * The 360 view of the customer holding the phone (any format): the profile and every module's
    * part (the wallet and its 20 latest ledger entries, …), read concurrently; `CustomerNotFound`
@@ -174,6 +180,8 @@ export const make = Effect.gen(function*() {
         totalSpent: 0,
         lastPurchaseAt: null,
         source: fields.source,
+        // drawn again by the repository on every attempt of the insert
+        paymentCode: "",
         createdAt: at,
         updatedAt: at
       })
@@ -206,9 +214,8 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const input = yield* decodeCreate(raw)
       const phone = yield* normalizePhone(input.phone)
-      const customer = yield* newCustomer({ phone, name: input.name, source: input.source ?? "customer_hub", rest: input })
-      yield* tx.withTransaction(Effect.zipRight(repo.insert(customer), created(customer)))
-      return customer
+      const draft = yield* newCustomer({ phone, name: input.name, source: input.source ?? "customer_hub", rest: input })
+      return yield* tx.withTransaction(Effect.tap(repo.insert(draft), created))
     })
 
   const getOrCreate: CustomersShape["getOrCreate"] = (raw) =>
@@ -342,8 +349,14 @@ export const make = Effect.gen(function*() {
       return view as Customer360View
     })
 
+  const findByPaymentCodes: CustomersShape["findByPaymentCodes"] = (codes) =>
+    Effect.suspend(() => {
+      const canonical = [...new Set((Array.isArray(codes) ? codes : []).map(normalizeCode).filter((c) => c !== undefined))]
+      return repo.findByPaymentCodes(canonical.slice(0, 50))
+    })
+
   return Customers.of(
-    withSpans("Customers", { create, getOrCreate, findByPhone, getByPhone, findById, get, update, delete: remove, search, view360 })
+    withSpans("Customers", { findByPaymentCodes, create, getOrCreate, findByPhone, getByPhone, findById, get, update, delete: remove, search, view360 })
   )
 })
 

@@ -40,7 +40,31 @@ const customers = Effect.gen(function*() {
   yield* sql`CREATE INDEX c360_customers_created_idx ON c360_customers (created_at DESC, id DESC)`
 })
 
+/**
+ * Every customer gets a payment code (DOMAIN §5, `kernel/PaymentCode.ts`): new customers at creation;
+ * the customers created before this migration here, in SQL (D1 records a migration's statements and
+ * cannot read back), with the same alphabet. Codes that collide are drawn again, a few passes, before
+ * the unique key goes on; new codes that collide later are drawn again by their insert.
+ */
+const paymentCodes = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE c360_customers ADD COLUMN payment_code TEXT`
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+  const char = sql.onDialectOrElse({
+    pg: () => `substr('${alphabet}', CAST(floor(random() * 32) AS INTEGER) + 1, 1)`,
+    orElse: () => `substr('${alphabet}', (abs(random()) % 32) + 1, 1)`
+  })
+  const code = `'N2' || ${Array.from({ length: 8 }, () => char).join(" || ")}`
+  yield* sql.unsafe(`UPDATE c360_customers SET payment_code = ${code} WHERE payment_code IS NULL`)
+  for (let pass = 0; pass < 4; pass++) {
+    yield* sql.unsafe(`UPDATE c360_customers SET payment_code = ${code} WHERE payment_code IN
+      (SELECT payment_code FROM c360_customers GROUP BY payment_code HAVING count(*) > 1)`)
+  }
+  yield* sql`CREATE UNIQUE INDEX c360_customers_payment_code_key ON c360_customers (payment_code)`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0100_customers": customers
+  "0100_customers": customers,
+  "0101_payment_codes": paymentCodes
 }
