@@ -51,6 +51,18 @@ export interface Customer360Options {
    * (default `"default"`); give each process that subscribes its own name.
    */
   readonly events?: { readonly relay?: string; readonly pollIntervalMs?: number }
+  /**
+   * The shop's bank side (DOMAIN §5): `sepayApiKey` (the webhook's `Authorization: Apikey` key;
+   * without it every delivery is refused), `bankBin` and `bankAccount` (the account customers' QR
+   * codes pay into), and `shopPhones` / `shopAccounts`, which a transfer's content never matches.
+   */
+  readonly transfers?: {
+    readonly sepayApiKey?: string
+    readonly bankBin?: string
+    readonly bankAccount?: string
+    readonly shopPhones?: Iterable<string>
+    readonly shopAccounts?: Iterable<string>
+  }
 }
 
 /**
@@ -202,7 +214,7 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   const storage = await storageLayer(options.database)
   const clock = options.now === undefined ? Layer.empty : Layer.setClock(clockFrom(options.now))
   const runtime = ManagedRuntime.make(
-    Library.layer(storage, { timeZone: options.timeZone, phone: options.phone }).pipe(Layer.provide(clock), Layer.merge(clock))
+    Library.layer(storage, { timeZone: options.timeZone, phone: options.phone, transfers: options.transfers }).pipe(Layer.provide(clock), Layer.merge(clock))
   )
   const built = await Effect.runPromiseExit(runtime.runtimeEffect)
   if (Exit.isFailure(built)) {

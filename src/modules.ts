@@ -45,6 +45,12 @@ import * as TicketMigrations from "./tickets/Migrations.js"
 import * as TicketRepository from "./tickets/TicketRepository.js"
 import * as TicketsService from "./tickets/Tickets.js"
 import * as TicketView from "./tickets/View.js"
+import { TransfersGroup } from "./transfers/Api.js"
+import * as TransfersHttp from "./transfers/Http.js"
+import * as TransferMigrations from "./transfers/Migrations.js"
+import * as TransferRepository from "./transfers/TransferRepository.js"
+import * as TransfersService from "./transfers/Transfers.js"
+import * as TransferView from "./transfers/View.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -144,8 +150,21 @@ export const tickets = {
   jobs: { deadlines: TicketJobs.ticketDeadlines }
 } satisfies Module<any, any, any, typeof TicketsGroup, any>
 
+/** Bank transfers (DOMAIN §5, docs/transfers.md). @internal */
+export const transfers = {
+  name: "transfers",
+  migrations: TransferMigrations.migrations,
+  repositories: TransferRepository.layer,
+  services: TransfersService.layer,
+  api: TransfersGroup,
+  handlers: TransfersHttp.layer,
+  viewParts: TransferView.viewParts,
+  channels: ["transfers"],
+  facade: { namespace: "transfers", service: TransfersService.Transfers, rename: {}, omit: ["forCustomer"] } as const
+} satisfies Module<any, any, any, typeof TransfersGroup, any>
+
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets] as const
+export const modules = [customers, notes, wallets, tickets, transfers] as const
 
 type AnyModule = (typeof modules)[number]
 

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as fc from "fast-check"
 import * as Phone from "../src/kernel/Phone.js"
 import { type Candidate, decide, explain, type MatchDecision, type MatcherConfig, scan } from "../src/transfers/Matcher.js"
-import { CODE_ALPHABET, isCode, makeCode, normalizeCode } from "../src/transfers/QrCode.js"
+import { CODE_ALPHABET, isCode, makeCode, normalizeCode } from "../src/kernel/PaymentCode.js"
 
 const RUNS = { numRuns: 400 } as const
 const NO_SHOP: MatcherConfig = { shopPhones: new Set(), shopAccounts: new Set() }

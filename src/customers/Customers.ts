@@ -351,7 +351,8 @@ export const make = Effect.gen(function*() {
 
   const findByPaymentCodes: CustomersShape["findByPaymentCodes"] = (codes) =>
     Effect.suspend(() => {
-      const canonical = [...new Set((Array.isArray(codes) ? codes : []).map(normalizeCode).filter((c) => c !== undefined))]
+      const strings = (Array.isArray(codes) ? codes : []).filter((c): c is string => typeof c === "string")
+      const canonical = [...new Set(strings.map(normalizeCode).filter((c) => c !== undefined))]
       return repo.findByPaymentCodes(canonical.slice(0, 50))
     })
 
