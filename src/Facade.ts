@@ -250,7 +250,10 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   for (const m of Registry.modules) {
     const entry: Registry.FacadeEntry | undefined = m.facade
     if (entry === undefined) continue
-    namespaces[entry.namespace] = promised(await runtime.runPromise(entry.service), entry, execute)
+    const namespace = promised(await runtime.runPromise(entry.service), entry, execute)
+    // a namespace with an operation of its own name is also that operation: `c360.timeline(phone)`
+    const own = namespace[entry.namespace]
+    namespaces[entry.namespace] = own === undefined ? namespace : Object.assign((...args: Array<any>) => own(...args), namespace)
   }
   const wallets = await runtime.runPromise(Wallets)
   const jobs = {
@@ -295,7 +298,7 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   }
 
   return {
-    ...(namespaces as Registry.ModuleFacades),
+    ...(namespaces as unknown as Registry.ModuleFacades),
     jobs,
     events: { subscribe },
     close: async () => {

@@ -51,6 +51,9 @@ import * as TransferMigrations from "./transfers/Migrations.js"
 import * as TransferRepository from "./transfers/TransferRepository.js"
 import * as TransfersService from "./transfers/Transfers.js"
 import * as TransferView from "./transfers/View.js"
+import { TimelineGroup } from "./timeline/Api.js"
+import * as TimelineHttp from "./timeline/Http.js"
+import * as TimelineService from "./timeline/Timeline.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -113,7 +116,7 @@ export const wallets = {
   viewParts: WalletView.viewParts,
   channels: ["wallets"],
   // expiry is a job: the facade has it under `jobs`
-  facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits"] } as const,
+  facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits", "ledgerOf"] } as const,
   jobs: { expiry: WalletJobs.expireCredits }
 } satisfies Module<any, any, any, typeof WalletsGroup, any>
 
@@ -127,7 +130,7 @@ export const notes = {
   handlers: NotesHttp.layer,
   viewParts: NotesView.viewParts,
   channels: [],
-  facade: { namespace: "notes", service: NotesService.Notes, rename: {}, omit: [] } as const
+  facade: { namespace: "notes", service: NotesService.Notes, rename: {}, omit: ["notesOf", "activitiesOf"] } as const
 } satisfies Module<any, any, any, typeof NotesGroup, any>
 
 /** Tickets (DOMAIN §4, docs/tickets.md). @internal */
@@ -163,8 +166,25 @@ export const transfers = {
   facade: { namespace: "transfers", service: TransfersService.Transfers, rename: {}, omit: ["forCustomer"] } as const
 } satisfies Module<any, any, any, typeof TransfersGroup, any>
 
+/**
+ * The timeline (DOMAIN §4a, docs/timeline.md): no tables of its own; it reads every module before it.
+ * `c360.timeline(phone, options)` is its one operation.
+ *
+ * @internal
+ */
+export const timeline = {
+  name: "timeline",
+  migrations: {},
+  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  services: TimelineService.layer,
+  api: TimelineGroup,
+  handlers: TimelineHttp.layer,
+  channels: [],
+  facade: { namespace: "timeline", service: TimelineService.Timeline, rename: {}, omit: [] } as const
+} satisfies Module<never, any, any, typeof TimelineGroup, any>
+
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets, transfers] as const
+export const modules = [customers, notes, wallets, tickets, transfers, timeline] as const
 
 type AnyModule = (typeof modules)[number]
 
@@ -246,8 +266,11 @@ type FacadeOf<M> = M extends {
     readonly rename: infer R
     readonly omit: ReadonlyArray<infer O extends string>
   }
-} ? { readonly [K in N]: Promised<Renamed<Omit<S, O>, R>> }
+} ? { readonly [K in N]: CallableAs<K, Promised<Renamed<Omit<S, O>, R>>> }
   : unknown
+
+/** A namespace with an operation of its own name is also that operation (`c360.timeline(phone)`). */
+type CallableAs<N, P> = N extends keyof P ? P[N] & P : P
 
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
 

@@ -37,7 +37,10 @@ export class NoteRepository extends Context.Tag("customer360/NoteRepository")<No
   readonly notes: (customerId: string, slice: Slice) => Effect.Effect<ReadonlyArray<Note>, StorageError>
   readonly activities: (
     customerId: string,
-    slice: Slice & { readonly kinds?: ReadonlyArray<string> | undefined }
+    slice: Slice & {
+      readonly kinds?: ReadonlyArray<string> | undefined
+      readonly exceptSubjects?: ReadonlyArray<string> | undefined
+    }
   ) => Effect.Effect<ReadonlyArray<ActivityRecord>, StorageError>
 }>() {}
 
@@ -92,10 +95,21 @@ export const make = Effect.gen(function*() {
       Effect.map((rows) => rows.map(toNote))
     )
 
-  const activities = (customerId: string, slice: Slice & { readonly kinds?: ReadonlyArray<string> | undefined }) =>
+  const activities = (
+    customerId: string,
+    slice: Slice & {
+      readonly kinds?: ReadonlyArray<string> | undefined
+      readonly exceptSubjects?: ReadonlyArray<string> | undefined
+    }
+  ) =>
     sql<Record<string, unknown>>`SELECT * FROM c360_activities WHERE customer_id = ${customerId}
       AND ${after("at", slice.before)}
       AND ${slice.kinds === undefined || slice.kinds.length === 0 ? sql`1 = 1` : sql.in("kind", slice.kinds)}
+      AND ${
+      slice.exceptSubjects === undefined || slice.exceptSubjects.length === 0
+        ? sql`1 = 1`
+        : sql`subject_type NOT IN ${sql.in(slice.exceptSubjects)}`
+    }
       ORDER BY at DESC, id DESC LIMIT ${slice.limit}`.pipe(
       storage("reading activities"),
       Effect.map((rows) => rows.map(toActivity))

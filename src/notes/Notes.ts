@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { type CustomerNotFound, Customers } from "../customers/index.js"
 import { Text } from "../kernel/Text.js"
-import { decodeCursor, encodeCursor } from "../kernel/Cursor.js"
+import { decodeCursor, encodeCursor, type Position } from "../kernel/Cursor.js"
 import type { StorageError, ValidationError } from "../kernel/Errors.js"
 import type { CustomerNoteAdded } from "../kernel/Events.js"
 import { encodeId } from "../kernel/Ids.js"
@@ -47,6 +47,19 @@ export interface NotesShape {
     phone: string,
     options?: ListOptions & { readonly kinds?: ReadonlyArray<string> | undefined }
   ) => Effect.Effect<Page<ActivityRecord>, ReadError>
+  /** A customer's notes after a position, newest first (for the timeline). */
+  readonly notesOf: (
+    customerId: string,
+    slice: { readonly before: Position | null; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Note>, StorageError>
+  /**
+   * A customer's activities after a position, newest first, without those about `exceptSubjects`
+   * (the timeline leaves out ticket and transfer activities: those have entries of their own).
+   */
+  readonly activitiesOf: (
+    customerId: string,
+    slice: { readonly before: Position | null; readonly limit: number; readonly exceptSubjects?: ReadonlyArray<string> }
+  ) => Effect.Effect<ReadonlyArray<ActivityRecord>, StorageError>
 }
 
 /** The Notes service. @since 0.2.0 */
@@ -125,7 +138,10 @@ export const make = Effect.gen(function*() {
       return pageOf(rows, limit, (a) => ({ at: a.at.getTime(), id: a.id }))
     })
 
-  return Notes.of(withSpans("Notes", { add, list, activities }))
+  const notesOf: NotesShape["notesOf"] = (customerId, slice) => repo.notes(customerId, slice)
+  const activitiesOf: NotesShape["activitiesOf"] = (customerId, slice) => repo.activities(customerId, slice)
+
+  return Notes.of(withSpans("Notes", { add, list, activities, notesOf, activitiesOf }))
 })
 
 /** @since 0.2.0 */

@@ -120,6 +120,14 @@ export interface WalletsShape {
     options?: { readonly limit?: number | undefined; readonly cursor?: string | null | undefined }
   ) => Effect.Effect<TransactionsPage, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
   /**
+   * The ledger entries of a customer's wallet, newest first, each with its position (`seq`,
+   * increasing in commit order per wallet); `before` reads on after a position. For the timeline.
+   */
+  readonly ledgerOf: (
+    customerId: string,
+    options: { readonly before: number | null; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<{ readonly seq: number; readonly entry: LedgerEntry }>, StorageError>
+  /**
    * Expires every credit due at the configured clock's now, in transactions of about `batchSize`
    * credits (default 5000), until none is left or `maxBatches` have run. Safe to run twice or on two
    * processes at once: each credit is expired once.
@@ -480,7 +488,13 @@ export const make = Effect.gen(function*() {
       })
     })
 
-  return Wallets.of(withSpans("Wallets", { get, deposit, withdraw, issueVirtualCredit, transactions, expireCredits }))
+  const ledgerOf: WalletsShape["ledgerOf"] = (customerId, options) =>
+    Effect.map(
+      store.entries(customerId, options),
+      ({ items }) => items.map(({ seq, ...entry }) => ({ seq, entry: new LedgerEntry(entry) }))
+    )
+
+  return Wallets.of(withSpans("Wallets", { get, deposit, withdraw, issueVirtualCredit, transactions, ledgerOf, expireCredits }))
 })
 
 /**
