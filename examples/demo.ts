@@ -1,9 +1,13 @@
 /**
- * `npm run demo`: starts the Express host on an embedded SQLite file with a few demo customers,
- * and prints the URL, a development token per role and three `curl` lines to try.
+ * `npm run demo`: starts the Express host on an embedded SQLite file with a few demo customers —
+ * money in their wallets, a ticket with its BOOM credit, a note, a bank transfer matched by the
+ * customer's payment code — and prints the URL, a development token per role, the SePay webhook
+ * key, and `curl` lines to try every module: the 360 view, a deposit, a ticket, a webhook delivery,
+ * the timeline, the customer's payment QR, live events.
  *
  * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
- * - The tokens are random per run unless `C360_TOKENS` is set. They are for development only.
+ * - The tokens and the webhook key are random per run unless `C360_TOKENS` / `C360_SEPAY_API_KEY`
+ *   are set. They are for development only.
  * Stop it with Ctrl-C: requests in flight finish, the database is closed.
  */
 import { randomBytes } from "node:crypto"
@@ -16,9 +20,15 @@ const filename = process.env.C360_DEMO_DB ?? ".data/demo.sqlite"
 if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true })
 const token = (role: string) => `dev-${role}-${randomBytes(9).toString("base64url")}`
 const tokens = process.env.C360_TOKENS ?? `${token("manager")}:manager,${token("staff")}:staff,${token("viewer")}:viewer`
+const transfers = {
+  sepayApiKey: process.env.C360_SEPAY_API_KEY ?? `dev-sepay-${randomBytes(12).toString("base64url")}`,
+  bankBin: process.env.C360_BANK_BIN ?? "970422",
+  bankAccount: process.env.C360_BANK_ACCOUNT ?? "0001234567890",
+  shopPhones: (process.env.C360_SHOP_PHONES ?? "028 3812 0000").split(",")
+}
 
 // A few demo customers, created once (getOrCreate: a second run finds them), with some money.
-const seed = await createCustomer360({ database: { sqlite: { filename } } })
+const seed = await createCustomer360({ database: { sqlite: { filename } }, transfers })
 const people = [
   { phone: "0912 345 678", name: "Nguyễn Văn An", deposit: 500_000 },
   { phone: "+84 98 888 8888", name: "Trần Thị Bích", deposit: 1_200_000 },
@@ -30,9 +40,35 @@ for (const p of people) {
     await seed.wallets.deposit({ phone: customer.phone!, amount: p.deposit, reference: `demo-seed-${customer.phone}`, source: "manual" })
   }
 }
+// A BOOM ticket for An, approved (a 15-day credit), a note, and a transfer carrying An's payment code:
+// each once, whatever the number of runs (references and SePay ids are idempotency keys).
+const an = (await seed.customers.findByPhone("0912345678"))!
+const open = await seed.tickets.list({ phone: "0912345678", type: "BOOM" })
+const boom = open.items[0] ?? (await seed.tickets.create({
+  phone: "0912345678",
+  type: "BOOM",
+  amount: 150_000,
+  orderReference: "DH-1001",
+  carrier: "GHN",
+  note: "Khách không nhận hàng COD"
+})).ticket
+await seed.tickets.act(boom.code, { action: "approve_boom" })
+if ((await seed.notes.list("0912345678")).items.length === 0) {
+  await seed.notes.add("0912345678", { author: "demo", text: "Khách quen, thích gọi điện buổi sáng" })
+}
+await seed.transfers.receiveSepay({
+  id: 900_001,
+  gateway: "MBBank",
+  transactionDate: "2026-12-01 09:30:00",
+  accountNumber: transfers.bankAccount,
+  content: `MBVCB.3278907687.${an.paymentCode} chuyen tien`,
+  transferType: "in",
+  transferAmount: 250_000,
+  referenceCode: "FT25308710231543"
+}, `Apikey ${transfers.sepayApiKey}`)
 await seed.close()
 
-const app = await createApp({ database: { sqlite: filename }, tokens })
+const app = await createApp({ database: { sqlite: filename }, tokens, transfers })
 const { url, close } = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1")
 const byRole = Object.fromEntries(tokens.split(",").map((entry) => entry.split(":")).map(([t, role]) => [role, t]))
 
@@ -44,9 +80,16 @@ Development tokens (new on every run):
   staff    ${byRole.staff}
   viewer   ${byRole.viewer}
 
+SePay webhook key (new on every run): ${transfers.sepayApiKey}
+
 Try:
-  curl -s ${url}/api/customer/0912345678 -H 'authorization: Bearer ${byRole.viewer}'
+  curl -s ${url}/api/customer/0912345678 -H 'authorization: Bearer ${byRole.viewer}'      # the 360 view
   curl -s -X POST ${url}/api/wallet/0912345678/deposit -H 'authorization: Bearer ${byRole.staff}' -H 'content-type: application/json' -d '{"amount":100000,"reference":"demo-${Date.now().toString(36)}","source":"manual"}'
+  curl -s -X POST ${url}/api/ticket -H 'authorization: Bearer ${byRole.staff}' -H 'content-type: application/json' -d '{"phone":"0987 654 321","type":"HOAN","amount":90000,"note":"Trả hàng"}'
+  curl -s -X POST ${url}/api/webhooks/sepay -H 'authorization: Apikey ${transfers.sepayApiKey}' -H 'content-type: application/json' -d '{"id":${Date.now()},"gateway":"Vietcombank","transactionDate":"2026-12-01 10:00:00","accountNumber":"${transfers.bankAccount}","content":"CK TU 0912.345.678 GD 464434-080625","transferType":"in","transferAmount":50000}'
+  curl -s ${url}/api/customer/0912345678/timeline -H 'authorization: Bearer ${byRole.viewer}'      # everything, newest first
+  curl -s ${url}/api/customer/0912345678/qr -H 'authorization: Bearer ${byRole.viewer}'      # the VietQR that pays with An's code ${an.paymentCode}
+  curl -s ${url}/api/balance-history/pending -H 'authorization: Bearer ${byRole.viewer}'
   curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
 
 Ctrl-C stops the server.`)

@@ -2,7 +2,9 @@
  * A Promise API for applications that do not use Effect. Every method validates its input and
  * rejects with an `Error` whose `_tag` names the failure (`InvalidPhone`, `CustomerExists`,
  * `CustomerNotFound`, `ValidationError`, `InvalidAmount`, `InsufficientFunds`,
- * `IdempotencyConflict`, `StorageError`, `InternalError`) and whose `message` a
+ * `IdempotencyConflict`, `TicketNotFound`, `InvalidTransition`, `InvalidTicketAction`,
+ * `TransferNotFound`, `TransferAlreadyLinked`, `WebhookUnauthorized`, `InvalidVietQr`,
+ * `StorageError`, `InternalError`) and whose `message` a
  * person can read. No driver error, stack of the database client or defect crosses this boundary.
  *
  * @since 0.1.0
@@ -26,6 +28,7 @@ import { nestsDeeperThan, tooDeep } from "./kernel/Nesting.js"
 import * as Phone from "./kernel/Phone.js"
 import * as Relay from "./platform/Relay.js"
 import { Wallets } from "./wallets/Wallets.js"
+import { Tickets } from "./tickets/Tickets.js"
 import * as Fiber from "effect/Fiber"
 
 /**
@@ -84,6 +87,28 @@ export type WalletsApi = Registry.ModuleFacades["wallets"]
 export type CustomersApi = Registry.ModuleFacades["customers"]
 
 /**
+ * The ticket operations of the facade: those of the `Tickets` service, as Promises. The deadline
+ * check is under `jobs`.
+ *
+ * @since 0.2.0
+ */
+export type TicketsApi = Registry.ModuleFacades["tickets"]
+
+/** The bank-transfer operations of the facade: those of the `Transfers` service, as Promises. @since 0.2.0 */
+export type TransfersApi = Registry.ModuleFacades["transfers"]
+
+/** The notes and activities of a customer, as Promises (the `Notes` service). @since 0.2.0 */
+export type NotesApi = Registry.ModuleFacades["notes"]
+
+/**
+ * The timeline: `c360.timeline(phone, { cursor, limit, kinds })` (also `c360.timeline.timeline`), the
+ * `Timeline` service's one operation as a Promise.
+ *
+ * @since 0.2.0
+ */
+export type TimelineApi = Registry.ModuleFacades["timeline"]
+
+/**
  * A running library instance. Call `close()` when done: it closes the database.
  *
  * @since 0.1.0
@@ -92,6 +117,8 @@ export type Customer360 = Registry.ModuleFacades & {
   readonly jobs: {
     /** Expires the credits due at the configured clock's now: `{ expired, amount }`. */
     readonly expireCredits: (options?: { batchSize?: number; maxBatches?: number }) => Promise<{ expired: number; amount: number }>
+    /** Raises to `high`, once, open tickets whose carrier deadline is less than 24 h away: `{ escalated }`. */
+    readonly ticketDeadlines: (options?: { batchSize?: number; maxBatches?: number }) => Promise<{ escalated: number }>
   }
   readonly events: {
     /**
@@ -256,9 +283,12 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
     namespaces[entry.namespace] = own === undefined ? namespace : Object.assign((...args: Array<any>) => own(...args), namespace)
   }
   const wallets = await runtime.runPromise(Wallets)
+  const tickets = await runtime.runPromise(Tickets)
   const jobs = {
     expireCredits: (options?: { batchSize?: number; maxBatches?: number }) =>
-      execute(shallow([options], () => wallets.expireCredits(options ?? {})))
+      execute(shallow([options], () => wallets.expireCredits(options ?? {}))),
+    ticketDeadlines: (options?: { batchSize?: number; maxBatches?: number }) =>
+      execute(shallow([options], () => tickets.escalateDeadlines(options ?? {})))
   }
 
   // The relay runs while this instance has subscribers; its checkpoint survives restarts.

@@ -45,14 +45,40 @@ export * as EventBus from "./platform/EventBus.js"
 export * as SqlStorage from "./storage/Storage.js"
 /** The whole library as one Effect layer. @since 0.1.0 */
 export * as Customer360 from "./Customer360.js"
-/** Jobs for a runner: credit expiry and the outbox relay, exclusive across processes. @since 0.1.0 */
+/** Jobs for a runner: credit expiry, ticket deadlines and the outbox relay, exclusive across processes. @since 0.1.0 */
 export * as Jobs from "./jobs/Jobs.js"
+/** Tickets: the model, the state table and the code rules (DOMAIN §4). @since 0.2.0 */
+export * as Ticket from "./tickets/Ticket.js"
+/** The ticket service (DOMAIN §4). @since 0.2.0 */
+export * as Tickets from "./tickets/Tickets.js"
+/** Notes and activities: the model (DOMAIN §4a). @since 0.2.0 */
+export * as Note from "./notes/Note.js"
+/** The notes service (DOMAIN §4a). @since 0.2.0 */
+export * as Notes from "./notes/Notes.js"
+/** The activity log's port (DOMAIN §4a). @since 0.2.0 */
+export * as ActivityLog from "./platform/ActivityLog.js"
+/** The customer timeline (DOMAIN §4a). @since 0.2.0 */
+export * as Timeline from "./timeline/Timeline.js"
+/** Bank transfers: the model and the SePay payload (DOMAIN §5). @since 0.2.0 */
+export * as Transfer from "./transfers/Transfer.js"
+/** The transfer matcher: payment codes and phones in a transfer's content (DOMAIN §5). @since 0.2.0 */
+export * as TransferMatcher from "./transfers/Matcher.js"
+/** The bank-transfer service (DOMAIN §5). @since 0.2.0 */
+export * as Transfers from "./transfers/Transfers.js"
+/** VietQR payloads (NAPAS EMVCo). @since 0.2.0 */
+export * as VietQr from "./transfers/VietQr.js"
+/** Customers' payment codes (`N2…`). @since 0.2.0 */
+export * as PaymentCode from "./kernel/PaymentCode.js"
 
 export {
   createCustomer360,
   type Customer360 as Customer360Instance,
   type Customer360Options,
   type CustomersApi,
+  type NotesApi,
+  type TicketsApi,
+  type TimelineApi,
+  type TransfersApi,
   type WalletsApi,
   InternalError,
   normalizePhone

@@ -56,6 +56,8 @@ export interface AppOptions {
   readonly keepAliveMs?: number
   readonly eventPollMs?: number
   readonly limits?: Limits
+  /** The shop's bank side (SePay key, QR account, shop phones): see `Customer360Http.transfersFromEnv`. */
+  readonly transfers?: ReturnType<typeof Customer360Http.transfersFromEnv>
 }
 
 export interface App {
@@ -89,7 +91,7 @@ export const createApp = async (options: AppOptions): Promise<App> => {
     tokens: tokens.right,
     keepAlive: options.keepAliveMs,
     eventPollInterval: options.eventPollMs
-  }).pipe(Layer.provide(Customer360.layer(storage)))
+  }).pipe(Layer.provide(Customer360.layer(storage, { transfers: options.transfers })))
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(api, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer, NodeHttpServer.layerContext)
   )

@@ -2,6 +2,8 @@
  * Runs the Express host. Configuration from the environment:
  * - `DATABASE_URL`: PostgreSQL; otherwise the SQLite file `C360_SQLITE_FILE` (default `.data/customer360.sqlite`).
  * - `C360_TOKENS`: `"tok1:manager,tok2:staff,tok3:viewer"` (required).
+ * - `C360_SEPAY_API_KEY`, `C360_BANK_BIN`, `C360_BANK_ACCOUNT`, `C360_SHOP_PHONES` (comma-separated),
+ *   `C360_SHOP_ACCOUNTS`: the shop's bank side (SePay's webhook key, the account QR codes pay into).
  * - `PORT` (default 3000), `HOST` (default 127.0.0.1).
  * The HTTP server's limits are the host's defaults (see app.ts): headers within 10 s, the whole
  * request within 30 s, 16 KiB of headers, 5 s keep-alive, 1,024 connections.
@@ -11,6 +13,7 @@
  */
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
+import { Customer360Http } from "../../src/http.js"
 import { createApp } from "./app.js"
 
 const env = process.env
@@ -23,7 +26,8 @@ if (!env.DATABASE_URL && sqlite !== ":memory:") mkdirSync(dirname(sqlite), { rec
 
 const app = await createApp({
   database: env.DATABASE_URL ? { postgres: env.DATABASE_URL } : { sqlite },
-  tokens: env.C360_TOKENS
+  tokens: env.C360_TOKENS,
+  transfers: Customer360Http.transfersFromEnv(env)
 })
 const { url, close } = await app.listen(Number(env.PORT ?? 3000), env.HOST ?? "127.0.0.1")
 console.log(`customer360 API listening on ${url} (${env.DATABASE_URL ? "PostgreSQL" : `SQLite ${sqlite}`})`)

@@ -29,6 +29,9 @@ import * as Registry from "../modules.js"
 import { Authentication, PhoneParam, withErrors } from "../platform/http/HttpKit.js"
 import { TransactionsPage } from "../wallets/Api.js"
 import { WalletView } from "../wallets/Wallet.js"
+import { ActivityJson, NoteJson } from "../notes/Api.js"
+import { TicketJson } from "../tickets/Api.js"
+import { TransferJson } from "../transfers/Api.js"
 
 export type { ApiError, ErrorCode, RolePolicy } from "../platform/http/HttpKit.js"
 export {
@@ -52,12 +55,29 @@ export {
 } from "../platform/http/HttpKit.js"
 export { CustomerJson, CustomerPage, CustomersGroup } from "../customers/Api.js"
 export { CreditBody, DepositBody, ExpiryResult, TransactionsPage, WalletsGroup, WithdrawBody } from "../wallets/Api.js"
+export { ActivityJson, NoteBody, NoteJson, NotesGroup } from "../notes/Api.js"
+export {
+  CreateTicketBody,
+  TicketActionBody,
+  TicketActionResultJson,
+  TicketDetailsJson,
+  TicketJson,
+  TicketPageJson,
+  TicketsGroup,
+  UpdateTicketBody
+} from "../tickets/Api.js"
+export { LinkBody, LinkedJson, ResolveBody, TransferJson, TransferPageJson, TransfersGroup } from "../transfers/Api.js"
+export { TimelineEntryJson, TimelineGroup, TimelinePageJson } from "../timeline/Api.js"
 
 /** The 360 view of one customer: the profile and every module's part. @since 0.1.0 */
 export const CustomerView = Schema.Struct({
   customer: CustomerJson,
   wallet: WalletView,
-  transactions: TransactionsPage
+  transactions: TransactionsPage,
+  notes: Schema.Struct({ items: Schema.Array(NoteJson), nextCursor: Schema.NullOr(Schema.String) }),
+  activities: Schema.Struct({ items: Schema.Array(ActivityJson), nextCursor: Schema.NullOr(Schema.String) }),
+  tickets: Schema.Array(TicketJson),
+  transfers: Schema.Array(TransferJson)
 }).annotations({ identifier: "CustomerView" })
 
 /** Body of `GET /health`. @since 0.1.0 */
@@ -68,7 +88,10 @@ export class ViewGroup extends HttpApiGroup.make("view")
   .add(
     HttpApiEndpoint.get("view")`/customer/${PhoneParam}`
       .addSuccess(CustomerView)
-      .annotate(OpenApi.Summary, "The 360 view of a customer: profile, wallet, latest transactions")
+      .annotate(
+        OpenApi.Summary,
+        "The 360 view of a customer: profile, wallet, latest transactions, tickets, notes, activities, transfers"
+      )
   )
   .middleware(Authentication)
   .prefix("/api")

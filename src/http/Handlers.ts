@@ -35,6 +35,34 @@ import { Api } from "./Api.js"
 
 export { clientErrorReply, type HttpOptions, parseTokens } from "../platform/http/HttpKit.js"
 
+/**
+ * The shop's bank side from a host's environment (the library's `transfers` options):
+ * `C360_SEPAY_API_KEY` (the SePay webhook's key), `C360_BANK_BIN` and `C360_BANK_ACCOUNT` (the
+ * account customers' QR codes pay into), `C360_SHOP_PHONES` and `C360_SHOP_ACCOUNTS`
+ * (comma-separated; a transfer's content never matches them). Unset or empty variables are left out;
+ * the values are checked when the library is built (`ValidationError`).
+ *
+ * @since 0.2.0
+ */
+export const transfersFromEnv = (env: Readonly<Record<string, string | undefined>>): {
+  readonly sepayApiKey?: string
+  readonly bankBin?: string
+  readonly bankAccount?: string
+  readonly shopPhones?: ReadonlyArray<string>
+  readonly shopAccounts?: ReadonlyArray<string>
+} => {
+  const text = (name: string) => (env[name]?.trim() ? env[name]!.trim() : undefined)
+  const list = (name: string) => text(name)?.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const entries = {
+    sepayApiKey: text("C360_SEPAY_API_KEY"),
+    bankBin: text("C360_BANK_BIN"),
+    bankAccount: text("C360_BANK_ACCOUNT"),
+    shopPhones: list("C360_SHOP_PHONES"),
+    shopAccounts: list("C360_SHOP_ACCOUNTS")
+  }
+  return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined))
+}
+
 const viewGroup = HttpApiBuilder.group(Api, "view", (handlers) =>
   Effect.gen(function*() {
     const customers = yield* Customers
