@@ -125,7 +125,7 @@ describe("job runner (examples/jobs/runner.ts)", () => {
         ])
       )
       expect([unknown.code, unknown.stdout]).toEqual([2, ""])
-      expect(unknown.stderr).toBe("jobs: unknown job \"send-newsletter\"\nusage: tsx examples/jobs/runner.ts [--once expire-credits|relay]\n")
+      expect(unknown.stderr).toBe("jobs: unknown job \"send-newsletter\"\nusage: tsx examples/jobs/runner.ts [--once expire-credits|ticket-deadlines|relay]\n")
       expect([extra.code, extra.stdout]).toEqual([2, ""])
       expect(extra.stderr).toMatch(/^jobs: unexpected arguments: --once\nusage: /)
 
@@ -155,7 +155,7 @@ describe("job runner (examples/jobs/runner.ts)", () => {
       const stopped = yield* Effect.promise(() => runner.finished)
       expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
       const lines = stopped.stdout.trimEnd().split("\n")
-      expect(lines[0]).toMatch(/ INFO runner=started holder=\S+:\d+ database=sqlite sink=log expire-credits="0 \* \* \* \*" time_zone=Asia\/Ho_Chi_Minh relay_poll_ms=100$/)
+      expect(lines[0]).toMatch(/ INFO runner=started holder=\S+:\d+ database=sqlite sink=log expire-credits="0 \* \* \* \*" ticket-deadlines="0 \*\/6 \* \* \*" time_zone=Asia\/Ho_Chi_Minh relay_poll_ms=100$/)
       expect(lines.filter((l) => / INFO event id=evt_\S+ type=\S+ channel=\S+ subject=\S+ position=\d+ occurred_at=\S+$/.test(l))).toHaveLength(2)
       expect(lines[lines.length - 1]).toMatch(/ INFO runner=stopped$/)
       // idle relay runs are logged at debug level only

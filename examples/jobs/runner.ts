@@ -1,9 +1,11 @@
 /**
  * `npm run jobs`: the library's jobs in one process, for a shop's server.
  *
- *   npm run jobs                             credit expiry at the top of every hour (Asia/Ho_Chi_Minh),
- *                                            the outbox relay continuously; stop with Ctrl-C / SIGTERM
+ *   npm run jobs                             credit expiry at the top of every hour, the ticket deadline
+ *                                            check every 6 hours (Asia/Ho_Chi_Minh), the outbox relay
+ *                                            continuously; stop with Ctrl-C / SIGTERM
  *   npm run jobs -- --once expire-credits    one run of one job, then exit, for a host's own scheduler
+ *   npm run jobs -- --once ticket-deadlines
  *   npm run jobs -- --once relay             (exit 0: ok or skipped; 1: the run failed, or the database
  *                                            could not be opened; 2: bad usage)
  *

@@ -70,6 +70,9 @@ const parseRaw = (text: string) => {
   return { status: Number(head.split(" ")[1]), head: head.toLowerCase(), body: JSON.parse(body) as any }
 }
 
+/** The SePay webhook key the suite's server is configured with. */
+const SEPAY_KEY = "test-sepay-key-0001"
+
 export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
   describe(name, () => {
     let base = ""
@@ -85,7 +88,8 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         database: t.database,
         tokens: `${TOKENS.manager}:manager,${TOKENS.staff}:staff,${TOKENS.viewer}:viewer`,
         keepAliveMs: 300,
-        eventPollMs: 25
+        eventPollMs: 25,
+        transfers: { sepayApiKey: SEPAY_KEY, bankBin: "970422", bankAccount: "0001234567890", shopPhones: ["028 3812 0000"] }
       })
       const listening = await app.listen(0)
       base = listening.url
@@ -146,10 +150,9 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
     }
 
     let seq = 0
-    const phone = () => {
-      seq += 1
-      return `09${String(Date.now() % 1_000_000).padStart(6, "0")}${String(seq).padStart(2, "0")}`
-    }
+    // 0912 + 6 digits: always a valid mobile, distinct within a run (a database may be reused across runs)
+    let phones = Math.floor(Math.random() * 900_000)
+    const phone = () => `0912${String(phones++ % 1_000_000).padStart(6, "0")}`
     const ref = (what: string) => `${what}-${Date.now().toString(36)}-${(seq += 1)}`
     const newCustomer = async (name = "Khách Hàng") => {
       const p = phone()
@@ -171,19 +174,34 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         expect(reply.body.openapi).toMatch(/^3\./)
         const paths = Object.keys(reply.body.paths).sort()
         expect(paths).toEqual([
+          "/api/balance-history/link-customer",
+          "/api/balance-history/pending",
+          "/api/balance-history/pending/{id}/resolve",
+          "/api/balance-history/unlinked",
+          "/api/balance-history/{id}",
           "/api/customer/{phone}",
+          "/api/customer/{phone}/activities",
+          "/api/customer/{phone}/notes",
+          "/api/customer/{phone}/qr",
+          "/api/customer/{phone}/timeline",
           "/api/customers",
           "/api/customers/recent",
           "/api/customers/search",
           "/api/customers/{id}",
           "/api/events",
           "/api/jobs/expire-credits",
+          "/api/jobs/ticket-deadlines",
           "/api/openapi.json",
+          "/api/ticket",
+          "/api/ticket/{code}",
+          "/api/ticket/{code}/action",
+          "/api/tickets",
           "/api/wallet/{phone}",
           "/api/wallet/{phone}/deposit",
           "/api/wallet/{phone}/transactions",
           "/api/wallet/{phone}/virtual-credit",
           "/api/wallet/{phone}/withdraw",
+          "/api/webhooks/sepay",
           "/health"
         ])
         const withdraw = reply.body.paths["/api/wallet/{phone}/withdraw"].post
@@ -192,7 +210,15 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         // documents the error envelope it sends, not HttpApi's own decode error
         expect(withdraw.responses["400"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/BadRequest" })
         expect(JSON.stringify(reply.body)).not.toContain("HttpApiDecodeError")
-        expect(reply.body.components.schemas.Conflict.properties.error.properties.code.enum).toEqual(["CUSTOMER_EXISTS", "IDEMPOTENCY_CONFLICT"])
+        expect(reply.body.components.schemas.Conflict.properties.error.properties.code.enum).toEqual([
+          "CUSTOMER_EXISTS",
+          "IDEMPOTENCY_CONFLICT",
+          "INVALID_TRANSITION",
+          "INVALID_ACTION",
+          "TRANSFER_ALREADY_LINKED"
+        ])
+        // the webhook is SePay's: no bearer scheme on it
+        expect(reply.body.paths["/api/webhooks/sepay"].post.security ?? []).toEqual([])
       })
 
       it("unknown routes get a JSON 404, inside and outside /api", async () => {
@@ -558,6 +584,166 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "amount=1", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, "UNSUPPORTED_MEDIA_TYPE")
         expectError(await call("POST", `/api/wallet/${p}/deposit`, { raw: "{\"amount\":1}", headers: { "content-type": "text/plain" } }), 415, "UNSUPPORTED_MEDIA_TYPE")
         expect((await call("GET", `/api/wallet/${p}`)).body.balance).toBe(0)
+      })
+    })
+
+    describe("tickets", () => {
+      it("POST /api/ticket opens a ticket for a new phone (201, code TV-YYYY-NNNNN, its history); GET, list, PUT, actions, DELETE", async () => {
+        const p = phone()
+        const created = await call("POST", "/api/ticket", {
+          body: { phone: p, type: "BOOM", amount: 120000, orderReference: "DH-1", carrier: "GHN", note: "bom hàng" },
+          who: "staff"
+        })
+        expect(created.status).toBe(201)
+        expect(created.body.code).toMatch(/^TV-\d{4}-\d{5}$/)
+        expect(created.body).toMatchObject({ type: "BOOM", status: "new", priority: "normal", amount: 120000, phone: p })
+        expect(created.body.history.map((h: any) => h.kind)).toEqual(["created", "note"])
+        const code = created.body.code as string
+        expect((await call("GET", `/api/ticket/${code}`, { who: "viewer" })).body.code).toBe(code)
+        const list = await call("GET", `/api/tickets?phone=${p}&type=BOOM`, { who: "viewer" })
+        expect(list.body).toMatchObject({ total: 1, page: 1 })
+        const put = await call("PUT", `/api/ticket/${code}`, { body: { assignee: "linh", priority: "high" }, who: "staff" })
+        expect(put.body).toMatchObject({ assignee: "linh", priority: "high" })
+        // money moves need the manager
+        expectError(await call("POST", `/api/ticket/${code}/action`, { body: { action: "approve_boom" }, who: "staff" }), 403, "FORBIDDEN")
+        const approved = await call("POST", `/api/ticket/${code}/action`, { body: { action: "approve_boom" }, who: "manager" })
+        expect(approved.status).toBe(200)
+        expect(approved.body).toMatchObject({ repeated: false, credit: { credit: { amount: 120000, ticketId: code } } })
+        const again = await call("POST", `/api/ticket/${code}/action`, { body: { action: "approve_boom" }, who: "manager" })
+        expect(again.body).toMatchObject({ repeated: true, credit: { transactionId: approved.body.credit.transactionId } })
+        const wallet = await call("GET", `/api/wallet/${p}`, { who: "viewer" })
+        expect(wallet.body).toMatchObject({ virtualBalance: 120000 })
+        expectError(
+          await call("POST", `/api/ticket/${code}/action`, { body: { action: "transition", to: "completed" }, who: "staff" }),
+          409,
+          "INVALID_TRANSITION"
+        )
+        expectError(await call("POST", `/api/ticket/${code}/action`, { body: { action: "refund", amount: 1 } }), 409, "INVALID_ACTION")
+        for (const to of ["processing", "waiting_carrier", "completed"]) {
+          const moved = await call("POST", `/api/ticket/${code}/action`, { body: { action: "transition", to }, who: "staff" })
+          expect(moved.body.ticket.status).toBe(to)
+        }
+        expectError(await call("DELETE", `/api/ticket/${code}`), 409, "INVALID_TRANSITION")
+        expectError(await call("GET", "/api/ticket/TV-2026-99999", { who: "viewer" }), 404, "TICKET_NOT_FOUND")
+        expectError(await call("POST", "/api/ticket", { body: { phone: p, type: "NOPE" }, who: "staff" }), 400, "VALIDATION_ERROR")
+        expectError(await call("POST", "/api/ticket", { body: { phone: p, type: "KHAC" }, who: "viewer" }), 403, "FORBIDDEN")
+        const other = await call("POST", "/api/ticket", { body: { phone: p, type: "KHAC" }, who: "staff" })
+        expectError(await call("DELETE", `/api/ticket/${other.body.code}`, { who: "staff" }), 403, "FORBIDDEN")
+        expect((await call("DELETE", `/api/ticket/${other.body.code}`)).body.status).toBe("cancelled")
+      })
+    })
+
+    describe("bank transfers", () => {
+      const delivery = (id: number, content: string, extra: Record<string, unknown> = {}) => ({
+        id,
+        gateway: "MBBank",
+        transactionDate: "2026-12-01 14:02:37",
+        accountNumber: "0001234567890",
+        code: null,
+        content,
+        transferType: "in",
+        transferAmount: 250000,
+        accumulated: 1000000,
+        subAccount: null,
+        referenceCode: "FT25308710231543",
+        description: "",
+        ...extra
+      })
+      const sepay = (body: unknown, key: string | null = SEPAY_KEY) =>
+        call("POST", "/api/webhooks/sepay", {
+          body,
+          who: "nobody",
+          ...(key === null ? {} : { headers: { authorization: `Apikey ${key}` } })
+        })
+      const ids = () => Date.now() * 100 + (seq += 1)
+
+      it("POST /api/webhooks/sepay: 200 {success:true} for a match by code (deposited once), the same for a repeat; 401 without the key, and nothing stored", async () => {
+        const { phone: p } = await newCustomer()
+        const qr = await call("GET", `/api/customer/${p}/qr`, { who: "viewer" })
+        expect(qr.body.code).toMatch(/^N2[A-Z0-9]{8}$/)
+        expect(qr.body.payload).toContain(qr.body.code)
+        const id = ids()
+        const first = await sepay(delivery(id, `MBVCB.3278907687.${qr.body.code.toLowerCase()}THANH TOAN`))
+        expect({ status: first.status, body: first.body }).toEqual({ status: 200, body: { success: true } })
+        expect((await sepay(delivery(id, "another content"))).body).toEqual({ success: true })
+        expect((await call("GET", `/api/wallet/${p}`, { who: "viewer" })).body.balance).toBe(250000)
+        const view = await call("GET", `/api/customer/${p}`, { who: "viewer" })
+        expect(view.body.transfers).toHaveLength(1)
+        expect(view.body.transfers[0]).toMatchObject({ providerId: String(id), status: "matched", match: { by: "code" } })
+        const wrongId = ids()
+        expectError(await sepay(delivery(wrongId, `CK ${p}`), "wrong-key-0000"), 401, "UNAUTHORIZED")
+        expectError(await sepay(delivery(wrongId, `CK ${p}`), null), 401, "UNAUTHORIZED")
+        const bearer = await call("POST", "/api/webhooks/sepay", { body: delivery(wrongId, `CK ${p}`), who: "manager" })
+        expectError(bearer, 401, "UNAUTHORIZED")
+        expect((await call("GET", `/api/wallet/${p}`, { who: "viewer" })).body.balance).toBe(250000)
+        const malformed = await sepay({ ...delivery(ids(), "x"), transferAmount: -5 })
+        expectError(malformed, 400, "VALIDATION_ERROR")
+      })
+
+      it("ambiguous transfers wait in the pending list with their candidates; staff resolve one once (409 the second time) and link an out transfer without deposit", async () => {
+        const a = await newCustomer()
+        const b = await newCustomer()
+        const id = ids()
+        expect((await sepay(delivery(id, `CK ${a.phone} HOAC ${b.phone}`))).status).toBe(200)
+        const pending = await call("GET", "/api/balance-history/pending?limit=100", { who: "viewer" })
+        const item = pending.body.items.find((t: any) => t.providerId === String(id))
+        expect(item).toMatchObject({ provider: "sepay", amount: 250000, status: "pending", customerId: null, match: { by: null, reason: "several_phones" } })
+        expect(item.match.candidates).toHaveLength(2)
+        const unlinked = await call("GET", "/api/balance-history/unlinked?limit=100", { who: "viewer" })
+        expect(unlinked.body.items.some((t: any) => t.id === item.id)).toBe(true)
+        expectError(await call("POST", `/api/balance-history/pending/${item.id}/resolve`, { body: { phone: b.phone }, who: "viewer" }), 403, "FORBIDDEN")
+        const resolved = await call("POST", `/api/balance-history/pending/${item.id}/resolve`, { body: { customerId: b.id, autoDeposit: true }, who: "staff" })
+        expect(resolved.status).toBe(200)
+        expect(resolved.body.transfer).toMatchObject({ status: "linked", customerId: b.id, match: { by: "staff" } })
+        expect(resolved.body.deposit.wallet.balance).toBe(250000)
+        expectError(
+          await call("POST", `/api/balance-history/pending/${item.id}/resolve`, { body: { phone: a.phone }, who: "staff" }),
+          409,
+          "TRANSFER_ALREADY_LINKED"
+        )
+        const outId = ids()
+        await sepay(delivery(outId, `HOAN TIEN ${a.phone}`, { transferType: "out" }))
+        const out = (await call("GET", "/api/balance-history/unlinked?limit=100", { who: "viewer" })).body.items
+          .find((t: any) => t.providerId === String(outId))
+        expect(out).toMatchObject({ status: "out", transferType: "out" })
+        expectError(
+          await call("POST", "/api/balance-history/link-customer", { body: { transactionId: out.id, phone: a.phone, autoDeposit: true }, who: "staff" }),
+          400,
+          "VALIDATION_ERROR"
+        )
+        const linked = await call("POST", "/api/balance-history/link-customer", {
+          body: { transactionId: out.id, phone: a.phone, autoDeposit: false },
+          who: "staff"
+        })
+        expect(linked.body).toMatchObject({ transfer: { customerId: a.id }, deposit: null })
+        expect((await call("GET", `/api/wallet/${a.phone}`, { who: "viewer" })).body.balance).toBe(0)
+        expectError(await call("GET", "/api/balance-history/trf_nope", { who: "viewer" }), 404, "TRANSFER_NOT_FOUND")
+      })
+    })
+
+    describe("notes and the timeline", () => {
+      it("POST /api/customer/:phone/notes (201), and GET …/timeline pages through ledger entries, tickets, notes and activities newest first", async () => {
+        const { phone: p } = await newCustomer()
+        await call("POST", `/api/wallet/${p}/deposit`, { body: { amount: 1000, reference: ref("tl"), source: "manual" }, who: "staff" })
+        await call("POST", "/api/ticket", { body: { phone: p, type: "KHAC" }, who: "staff" })
+        const note = await call("POST", `/api/customer/${p}/notes`, { body: { text: "gọi lại" }, who: "staff" })
+        expect(note.status).toBe(201)
+        expect(note.body).toMatchObject({ text: "gọi lại", author: "api:staff" })
+        expectError(await call("POST", `/api/customer/${p}/notes`, { body: { text: "  " }, who: "staff" }), 400, "VALIDATION_ERROR")
+        const seen: Array<string> = []
+        let cursor: string | null = null
+        do {
+          const page: Reply = await call("GET", `/api/customer/${p}/timeline?limit=2${cursor === null ? "" : `&cursor=${cursor}`}`, { who: "viewer" })
+          expect(page.status).toBe(200)
+          seen.push(...page.body.items.map((e: any) => e.kind))
+          cursor = page.body.nextCursor
+        } while (cursor !== null)
+        expect(new Set(seen)).toEqual(new Set(["ledger", "ticket", "note", "activity"]))
+        const notesOnly = await call("GET", `/api/customer/${p}/timeline?kinds=note`, { who: "viewer" })
+        expect(notesOnly.body.items.map((e: any) => e.kind)).toEqual(["note"])
+        expectError(await call("GET", `/api/customer/${p}/timeline?cursor=nope!`, { who: "viewer" }), 400, "VALIDATION_ERROR")
+        const activities = await call("GET", `/api/customer/${p}/activities`, { who: "viewer" })
+        expect(activities.body.items.map((a: any) => a.kind)).toEqual(expect.arrayContaining(["ticket.created", "customer.created"]))
       })
     })
 
