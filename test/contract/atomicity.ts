@@ -1,8 +1,8 @@
 /**
  * The unit-of-work contract (docs/transactions.md), run against SQLite, SQLite with deferred writes,
- * PostgreSQL and D1: inside one `Transactions.withTransaction`, any mix of customer and wallet writes
- * commits together or not at all — a failure after them leaves no customer, wallet, ledger entry,
- * credit, idempotency record or outbox event behind — and a transaction can use what it wrote
+ * PostgreSQL and D1: inside one `Transactions.withTransaction`, any mix of customer, note and wallet
+ * writes commits together or not at all — a failure after them leaves no customer, wallet, ledger
+ * entry, credit, idempotency record, note, activity or outbox event behind — and a transaction can use what it wrote
  * (create a customer, then credit its wallet; two writes to one wallet).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -16,6 +16,7 @@ import { Customers } from "../../src/customers/Customers.js"
 import { Transactions } from "../../src/platform/Transactions.js"
 import type { StoragePorts } from "../../src/storage/Storage.js"
 import { Wallets } from "../../src/wallets/Wallets.js"
+import { Notes } from "../../src/notes/Notes.js"
 import { auditLedger, WRITTEN_TABLES } from "../support/audit.js"
 import { freshPhone, servicesOver } from "./customers.js"
 
@@ -53,9 +54,11 @@ type Step =
   | { readonly op: "credit"; readonly who: "new" | "existing"; readonly amount: number }
   | { readonly op: "withdraw"; readonly who: "new" | "existing"; readonly amount: number }
   | { readonly op: "rename"; readonly who: "existing" }
+  | { readonly op: "note"; readonly who: "new" | "existing" }
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant("getOrCreate" as const), who: fc.constantFrom("new" as const, "existing" as const) }),
+  fc.record({ op: fc.constant("note" as const), who: fc.constantFrom("new" as const, "existing" as const) }),
   fc.record({
     op: fc.constantFrom("deposit" as const, "credit" as const, "withdraw" as const),
     who: fc.constantFrom("new" as const, "existing" as const),
@@ -179,6 +182,7 @@ export const atomicityContract = <E>(name: string, storage: Layer.Layer<StorageP
                 const tx = yield* Transactions
                 const customers = yield* Customers
                 const wallets = yield* Wallets
+                const notes = yield* Notes
                 const existing = freshPhone()
                 yield* customers.create({ phone: existing, name: "Existing" })
                 const fresh = freshPhone()
@@ -197,6 +201,9 @@ export const atomicityContract = <E>(name: string, storage: Layer.Layer<StorageP
                     switch (step.op) {
                       case "getOrCreate":
                         yield* customers.getOrCreate({ phone, source: "ticket" })
+                        break
+                      case "note":
+                        yield* notes.add(phone, { text: "a note in the unit of work" })
                         break
                       case "deposit":
                         yield* wallets.deposit({ phone, amount: step.amount, reference: ref("d"), source: "manual" })

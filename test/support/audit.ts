@@ -5,7 +5,14 @@ export const WRITTEN_TABLES = [
   "c360_virtual_credits",
   "c360_wallet_operations",
   "c360_ledger_entries",
-  "c360_outbox"
+  "c360_outbox",
+  "c360_notes",
+  "c360_activities",
+  "c360_ticket_counters",
+  "c360_tickets",
+  "c360_ticket_actions",
+  "c360_ticket_stats",
+  "c360_bank_transfers"
 ] as const
 
 /**
