@@ -9,13 +9,19 @@ import { type RunningWorker, startWorker } from "./support/worker.js"
 const MANAGER = "worker-manager-token"
 const STAFF = "worker-staff-token"
 const VIEWER = "worker-viewer-token"
+const SEPAY_KEY = "worker-sepay-key"
 
 describe("Cloudflare Worker on D1 (miniflare)", () => {
   let worker: RunningWorker | undefined
   let mf: Miniflare
 
   beforeAll(async () => {
-    worker = await startWorker(`${MANAGER}:manager,${STAFF}:staff,${VIEWER}:viewer`)
+    worker = await startWorker(`${MANAGER}:manager,${STAFF}:staff,${VIEWER}:viewer`, {
+      C360_SEPAY_API_KEY: SEPAY_KEY,
+      C360_BANK_BIN: "970436",
+      C360_BANK_ACCOUNT: "1023456789",
+      C360_SHOP_PHONES: "0909 000 000"
+    })
     mf = worker.mf
   }, 120_000)
 
@@ -66,6 +72,39 @@ describe("Cloudflare Worker on D1 (miniflare)", () => {
 
     const view = await call("GET", "/api/customer/0912345678", VIEWER)
     expect(view.body.transactions.items.map((e: any) => e.kind)).toEqual(["withdrawal", "credit_spent", "credit_issued", "deposit"])
+  })
+
+  it("tickets, the SePay webhook (bindings C360_SEPAY_API_KEY …), the pending queue, the QR and the timeline on D1", async () => {
+    const ticket = await call("POST", "/api/ticket", STAFF, { phone: "0987 000 111", type: "HOAN", amount: 40_000 })
+    expect(ticket.status).toBe(201)
+    expect(ticket.body.code).toMatch(/^TV-\d{4}-00001$/)
+    const refund = await call("POST", `/api/ticket/${ticket.body.code}/action`, MANAGER, { action: "refund", amount: 40_000 })
+    expect(refund.body.deposit.wallet.balance).toBe(40_000)
+    const webhook = (id: number, content: string, key = SEPAY_KEY) =>
+      mf.dispatchFetch("http://worker.test/api/webhooks/sepay", {
+        method: "POST",
+        headers: { authorization: `Apikey ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          id,
+          gateway: "VCB",
+          transactionDate: "2026-12-01 10:00:00",
+          accountNumber: "1023456789",
+          content,
+          transferType: "in",
+          transferAmount: 10_000
+        })
+      }).then(async (r) => ({ status: r.status, body: await r.json() as any }))
+    expect(await webhook(1, "CK 0987.000.111 GD 464434-080625")).toEqual({ status: 200, body: { success: true } })
+    expect(await webhook(1, "CK 0987.000.111 GD 464434-080625")).toEqual({ status: 200, body: { success: true } })
+    expect((await webhook(2, "CK 0987000111", "wrong-key")).status).toBe(401)
+    expect((await webhook(3, "CK 0909 000 000 VA KHONG CO GI")).status).toBe(200)
+    expect((await call("GET", "/api/wallet/0987000111", VIEWER)).body.balance).toBe(50_000)
+    const pending = await call("GET", "/api/balance-history/pending", VIEWER)
+    expect(pending.body.items.map((t: any) => [t.providerId, t.match.reason])).toEqual([["3", "no_candidate"]])
+    const qr = await call("GET", "/api/customer/0987000111/qr", VIEWER)
+    expect(qr.body.payload).toContain("0006970436")
+    const timeline = await call("GET", "/api/customer/0987000111/timeline", VIEWER)
+    expect(new Set(timeline.body.items.map((e: any) => e.kind))).toEqual(new Set(["ledger", "transfer", "ticket", "activity"]))
   })
 
   it("answers with the same error envelope and roles as the Express host", async () => {

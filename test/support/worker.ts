@@ -14,8 +14,11 @@ export interface RunningWorker {
   readonly dispose: () => Promise<void>
 }
 
-/** Bundles `examples/worker/worker.ts` and starts it with `C360_TOKENS` set to `tokens`. */
-export const startWorker = async (tokens: string): Promise<RunningWorker> => {
+/**
+ * Bundles `examples/worker/worker.ts` and starts it with `C360_TOKENS` set to `tokens`, and any other
+ * bindings given (`C360_SEPAY_API_KEY`, …).
+ */
+export const startWorker = async (tokens: string, bindings: Readonly<Record<string, string>> = {}): Promise<RunningWorker> => {
   const dir = mkdtempSync(join(tmpdir(), "c360-worker-"))
   const out = join(dir, "worker.js")
   await build({
@@ -35,7 +38,7 @@ export const startWorker = async (tokens: string): Promise<RunningWorker> => {
     modulesRoot: dir,
     compatibilityDate: "2026-07-01",
     d1Databases: ["DB"],
-    bindings: { C360_TOKENS: tokens }
+    bindings: { ...bindings, C360_TOKENS: tokens }
   })
   await mf.ready
   return {
