@@ -5,8 +5,8 @@
  * rows from any) and merges them by time. Its cursor holds the position reached in every stream,
  * so a page never repeats or skips an entry, whatever was added meanwhile.
  *
- * Activities about tickets and transfers are left out of the stream: the ticket's history entry and
- * the transfer itself are there already. The rules, in full: docs/timeline.md.
+ * Activities about tickets, transfers and wallets are left out of the stream: the ticket's history
+ * entry, the transfer and the ledger entries are there already. The rules, in full: docs/timeline.md.
  *
  * @since 0.2.0
  */
@@ -104,17 +104,30 @@ const decodePositions = (cursor: string): Either.Either<Positions, ValidationErr
   }
 }
 
-/** An entry with the position of its stream after it. */
+/**
+ * An entry with the position of its stream after it, and `from`: the position just before it, from
+ * which a read starts with this entry (where a stream read but not yet shown resumes).
+ */
 interface Positioned {
   readonly entry: TimelineEntry
   readonly position: string
+  readonly from: string
 }
 
 const order: Record<TimelineKind, number> = { ledger: 0, transfer: 1, ticket: 2, note: 3, activity: 4 }
 
-/** Newest first; at one instant, in kind order, then by id descending: a total order. */
-const newerFirst = (a: TimelineEntry, b: TimelineEntry) =>
-  b.at.getTime() - a.at.getTime() || order[a.kind] - order[b.kind] || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+/**
+ * Newest first; at one instant, in kind order, then in the order each stream reads in — ledger
+ * entries by commit order (their `seq`), the others by id — descending: a total order.
+ */
+const newerFirst = (a: Positioned, b: Positioned) =>
+  b.entry.at.getTime() - a.entry.at.getTime() || order[a.entry.kind] - order[b.entry.kind] ||
+  (a.entry.kind === "ledger"
+    ? Number(b.position) - Number(a.position)
+    : a.entry.id < b.entry.id ? 1 : a.entry.id > b.entry.id ? -1 : 0)
+
+/** The position from which an `(at, id)` stream reads on with the entries at `at` and older. */
+const upTo = (at: Date) => encodeCursor({ at: at.getTime() + 1, id: "0" })
 
 const position = (p: string | undefined): Either.Either<Position | null, ValidationError> =>
   p === undefined ? Either.right(null) : decodeCursor(p)
@@ -144,6 +157,7 @@ export const make = Effect.gen(function*() {
           const rows = yield* wallets.ledgerOf(customerId, { before, limit })
           return rows.map(({ entry, seq }): Positioned => ({
             position: String(seq),
+            from: String(seq + 1),
             entry: {
               kind,
               id: entry.id,
@@ -157,6 +171,7 @@ export const make = Effect.gen(function*() {
           const rows = yield* transfers.forCustomer(customerId, { before: yield* position(at), limit })
           return rows.map((t): Positioned => ({
             position: encodeCursor({ at: t.transactionDate.getTime(), id: t.id }),
+            from: upTo(t.transactionDate),
             entry: {
               kind,
               id: t.id,
@@ -170,6 +185,7 @@ export const make = Effect.gen(function*() {
           const rows = yield* tickets.customerHistory(customerId, { before: yield* position(at), limit })
           return rows.map(({ action, code }): Positioned => ({
             position: encodeCursor({ at: action.at.getTime(), id: action.id }),
+            from: upTo(action.at),
             entry: {
               kind,
               id: action.id,
@@ -183,6 +199,7 @@ export const make = Effect.gen(function*() {
           const rows = yield* notes.notesOf(customerId, { before: yield* position(at), limit })
           return rows.map((n): Positioned => ({
             position: encodeCursor({ at: n.createdAt.getTime(), id: n.id }),
+            from: upTo(n.createdAt),
             entry: { kind, id: n.id, at: n.createdAt, summary: `${n.author}: ${n.text}`, data: n }
           }))
         }
@@ -190,10 +207,11 @@ export const make = Effect.gen(function*() {
           const rows = yield* notes.activitiesOf(customerId, {
             before: yield* position(at),
             limit,
-            exceptSubjects: ["ticket", "transfer"]
+            exceptSubjects: ["ticket", "transfer", "wallet"]
           })
           return rows.map((a): Positioned => ({
             position: encodeCursor({ at: a.at.getTime(), id: a.id }),
+            from: upTo(a.at),
             entry: { kind, id: a.id, at: a.at, summary: a.summary, data: a }
           }))
         }
@@ -210,7 +228,7 @@ export const make = Effect.gen(function*() {
       const live = kinds.filter((k) => start[k] !== "end")
       const pages = yield* Effect.forEach(live, (k) => read(k, customer.id, start[k], limit), { concurrency: "unbounded" })
       const merged = live.flatMap((k, i) => pages[i]!.map((p) => ({ ...p, kind: k })))
-        .sort((a, b) => newerFirst(a.entry, b.entry))
+        .sort(newerFirst)
       const taken = merged.slice(0, limit)
       const next: Positions = {}
       for (const k of kinds) if (start[k] !== undefined) next[k] = start[k]!
@@ -221,7 +239,12 @@ export const make = Effect.gen(function*() {
         const used = taken.filter((p) => p.kind === k).length
         // a stream is done when it returned less than a full page and all of it was used
         if (page.length < limit && used === page.length) next[k] = "end"
-        else more = true
+        else {
+          more = true
+          // read but not shown yet: the next page starts at its first entry, not at the top, where
+          // entries added meanwhile (newer than this page) would be
+          if (next[k] === undefined) next[k] = page[0]!.from
+        }
       })
       return { items: taken.map((p) => p.entry), nextCursor: more ? encodePositions(next) : null }
     })
