@@ -5,8 +5,9 @@
  * - `create` is the creating transaction's **last** write, and its counter step comes first in it:
  *   the year's counter row is stepped (`INSERT … ON CONFLICT DO UPDATE`, which locks the row on
  *   PostgreSQL until commit), the ticket takes the counter's value in the same statement list, and
- *   its history row and `ticket.created` event follow; the code is computed by the database and
- *   returned. A transaction that rolls back takes its number back with it: no gaps; the row lock (or
+ *   its history row and `ticket.created` event follow, and the creation's activity (recorded just
+ *   before, when the code was not known yet) is given the code; the code is computed by the database
+ *   and returned. A transaction that rolls back takes its number back with it: no gaps; the row lock (or
  *   SQLite's and D1's single writer) means no duplicates; the unique `(year, number)` key says so too.
  * - `update` sets the ticket's `version` to the one read plus one: the version guard refuses a
  *   change planned on a stale read, and the transaction runs again on a fresh one. A special action
@@ -189,7 +190,11 @@ export const make = Effect.gen(function*() {
           sql`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
             SELECT ${row.id}, ${row.channel}, ${row.type}, ${row.subject},
               replace(${row.payload}, ${JSON.stringify(CODE_PLACEHOLDER)}, '"' || code || '"'), ${bigint(row.occurred_at)}
-            FROM c360_tickets WHERE id = ${t.id}`
+            FROM c360_tickets WHERE id = ${t.id}`,
+          // the creation's activity, recorded before the code was known, gets it too
+          sql`UPDATE c360_activities
+            SET data = replace(data, ${JSON.stringify(CODE_PLACEHOLDER)}, (SELECT '"' || code || '"' FROM c360_tickets WHERE id = ${t.id}))
+            WHERE customer_id = ${t.customerId} AND subject_type = 'ticket' AND subject_id = ${t.id}`
         ]
       })
       const code = results[1]?.[0]?.code

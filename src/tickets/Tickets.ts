@@ -167,6 +167,26 @@ const decodeJob = decoder(
 
 const newId = (prefix: string, at: number) => encodeId(prefix, at, randomBytes(10))
 
+/**
+ * History ids that sort in the order they are made, also within one millisecond: a history is read
+ * by `(at, id)`, and a creation's `created` and `note` entries (or a creation and an action in the
+ * same millisecond) share `at`. Within a millisecond the random part steps by one.
+ */
+let lastActionMillis = -1
+const lastActionRandom = new Uint8Array(10)
+const newActionId = (at: number) => {
+  if (at !== lastActionMillis) {
+    lastActionMillis = at
+    lastActionRandom.set(randomBytes(10))
+  } else {
+    for (let i = 9; i >= 0; i--) {
+      lastActionRandom[i] = (lastActionRandom[i]! + 1) & 0xff
+      if (lastActionRandom[i] !== 0) break
+    }
+  }
+  return encodeId("tka", at, lastActionRandom)
+}
+
 /** @since 0.2.0 */
 export const make = Effect.gen(function*() {
   const repo = yield* TicketRepository
@@ -193,7 +213,7 @@ export const make = Effect.gen(function*() {
     }) as DomainEvent
 
   const historyEntry = (t: Ticket, kind: string, actor: string, at: Date, data: unknown, note: string | null = null) =>
-    new TicketAction({ id: newId("tka", at.getTime()), ticketId: t.id, customerId: t.customerId, kind, actor, note, data, at })
+    new TicketAction({ id: newActionId(at.getTime()), ticketId: t.id, customerId: t.customerId, kind, actor, note, data, at })
 
   const activity = (t: Ticket, kind: string, actor: string, at: Date, summary: string, data?: Record<string, unknown>): Activity => ({
     customerId: t.customerId,

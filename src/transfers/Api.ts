@@ -10,7 +10,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { Authentication, IntFromString, PhoneParam, Unauthorized, withRole } from "../platform/http/HttpKit.js"
+import { Authentication, Instant, IntFromString, PhoneParam, Unauthorized, withRole } from "../platform/http/HttpKit.js"
 import { DepositResult } from "../wallets/index.js"
 import { Match } from "./Transfer.js"
 
@@ -30,7 +30,7 @@ export const TransferJson = Schema.Struct({
   amount: Schema.Int,
   content: Schema.String,
   referenceCode: Schema.NullOr(Schema.String),
-  transactionDate: Schema.String,
+  transactionDate: Instant,
   status: Schema.String,
   customerId: Schema.NullOr(Schema.String),
   match: Match,
