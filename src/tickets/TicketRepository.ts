@@ -220,7 +220,11 @@ export const make = Effect.gen(function*() {
       ],
       // a change planned on a stale read, or a special action recorded meanwhile: run again
       onFailure: (f) =>
-        f._tag === "StaleWrite" || (f._tag === "UniqueViolation" && f.constraint.includes("special")) ? rerun : undefined
+        f._tag === "StaleWrite" ||
+          // PostgreSQL names the index; SQLite and D1 name its columns
+          (f._tag === "UniqueViolation" && (f.constraint.includes("special") || f.constraint.includes("c360_ticket_actions")))
+          ? rerun
+          : undefined
     }).pipe(Effect.zipRight(uow.remember(memoKey(t.code), t)))
 
   const specialAction = (ticketId: string, kind: string) =>

@@ -128,7 +128,8 @@ export interface TicketsShape {
   readonly stats: (phone: string) => Effect.Effect<TicketStats, CustomerNotFound | InputError>
   /**
    * Raises to `high`, once, the priority of every open ticket whose carrier deadline is less than
-   * 24 hours away at the configured clock's now, in transactions of `batchSize` tickets.
+   * 24 hours away at the configured clock's now, in transactions of `batchSize` tickets; `escalated`
+   * counts the tickets raised (one already `high` is only marked as seen: no history, no event).
    */
   readonly escalateDeadlines: (options?: {
     readonly batchSize?: number | undefined
@@ -483,10 +484,17 @@ export const make = Effect.gen(function*() {
       for (let batch = 0; batch < maxBatches; batch++) {
         const now = yield* Clock.currentTimeMillis
         const at = new Date(now)
-        const n = yield* tx.withTransaction(Effect.gen(function*() {
+        const { raised, seen } = yield* tx.withTransaction(Effect.gen(function*() {
           const due = yield* repo.dueForEscalation(now + ESCALATE_WITHIN_MS, batchSize)
+          let raised = 0
           for (const t of due) {
             const after = nextState(t, at, { priority: "high", escalatedAt: at })
+            // already high (staff raised it): only marked as seen, so that it is never looked at again
+            if (t.priority === "high") {
+              yield* repo.update(after, [])
+              continue
+            }
+            raised += 1
             const entry = historyEntry(t, "escalated", "job:ticket-deadlines", at, {
               from: t.priority,
               to: "high",
@@ -494,10 +502,10 @@ export const make = Effect.gen(function*() {
             })
             yield* commit(t, after, entry, `raised ${t.code} to high priority: the carrier deadline is near`)
           }
-          return due.length
+          return { raised, seen: due.length }
         }))
-        escalated += n
-        if (n < batchSize) break
+        escalated += raised
+        if (seen < batchSize) break
       }
       return { escalated }
     })
