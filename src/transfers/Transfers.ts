@@ -326,7 +326,17 @@ export const make = Effect.gen(function*() {
         })
         const { transfer } = yield* linkTo(draft, customer, { by: draft.match.by as "code" | "phone", actor: MATCHER_ACTOR, deposit: true, isNew: true }, at)
         return { transfer, duplicate: false }
-      }))
+      })).pipe(
+        // the same id delivered at once with another content (another customer): the first deposit
+        // holds the reference, and its transfer is the answer, as for any repeated delivery
+        Effect.catchTag("IdempotencyConflict", (conflict) =>
+          conflict.reference !== `sepay:${providerId}`
+            ? Effect.fail(conflict)
+            : Effect.flatMap(repo.findByProvider("sepay", providerId), (first) =>
+              Option.isSome(first)
+                ? Effect.succeed<Received>({ transfer: first.value, duplicate: true })
+                : Effect.fail(conflict)))
+      )
     })
 
   const page = (which: TransferList) => (raw?: { readonly page?: number; readonly limit?: number }) =>
@@ -371,7 +381,23 @@ export const make = Effect.gen(function*() {
         deposit: t.transferType === "in" && autoDeposit !== false,
         isNew: false
       }, at)
-    }))
+    })).pipe(Effect.catchTag("IdempotencyConflict", (conflict) => linkedMeanwhile(id, conflict)))
+
+  /**
+   * A deposit refused because the transfer's reference (`sepay:<id>`) was recorded with another
+   * payload: another staff member linked it to another customer after this transaction read it, and
+   * committed before this deposit read the reference. Read again (after the rollback), the transfer
+   * says so: `TransferAlreadyLinked`, as when the link is seen first.
+   */
+  const linkedMeanwhile = (
+    id: string,
+    conflict: IdempotencyConflict
+  ): Effect.Effect<never, TransferAlreadyLinked | IdempotencyConflict | StorageError> =>
+    Effect.flatMap(repo.findById(id), (now): Effect.Effect<never, TransferAlreadyLinked | IdempotencyConflict> =>
+      Option.isSome(now) && now.value.customerId !== null &&
+        conflict.reference === `${now.value.provider}:${now.value.providerId}`
+        ? Effect.fail(new TransferAlreadyLinked({ id, customerId: now.value.customerId }))
+        : Effect.fail(conflict))
 
   const link: TransfersShape["link"] = (raw, options) =>
     Effect.gen(function*() {
