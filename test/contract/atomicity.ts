@@ -172,8 +172,8 @@ export const atomicityContract = <E>(name: string, storage: Layer.Layer<StorageP
 
     it.effect("property: any mix of customer and wallet writes in one transaction, then a failure, leaves every table as it was; without the failure, all of it commits", () =>
       Effect.gen(function*() {
-        const runtime = yield* Effect.runtime<Customers | Wallets | Transactions | SqlClient.SqlClient>()
-        const run = <A, E>(effect: Effect.Effect<A, E, Customers | Wallets | Transactions | SqlClient.SqlClient>) =>
+        const runtime = yield* Effect.runtime<Customers | Wallets | Notes | Transactions | SqlClient.SqlClient>()
+        const run = <A, E>(effect: Effect.Effect<A, E, Customers | Wallets | Notes | Transactions | SqlClient.SqlClient>) =>
           Runtime.runPromise(runtime)(effect)
         yield* Effect.promise(() =>
           fc.assert(
