@@ -162,6 +162,8 @@ export const cleanContent = (content: string): string => {
  * @since 0.2.0
  */
 export const vietQr = (input: VietQrInput): Either.Either<string, VietQrError> => {
+  // untyped callers (the facade) may pass anything
+  if (typeof input !== "object" || input === null) return fail("bankBin", "The bank BIN must be 6 digits")
   const { accountNumber, amount, bankBin } = input
   if (typeof bankBin !== "string" || bankBin.length !== 6 || !isDigits(bankBin)) {
     return fail("bankBin", "The bank BIN must be 6 digits")
