@@ -20,8 +20,6 @@ import type { StoredEvent } from "../src/kernel/Events.js"
 import type { DepositResult, WithdrawResult } from "../src/wallets/Wallet.js"
 import { type Customer360Instance, type Customer360Options, createCustomer360 } from "../src/index.js"
 import { Customers } from "../src/customers/Customers.js"
-import { StorageError } from "../src/kernel/Errors.js"
-import { errorStatus, fromDomain } from "../src/platform/http/HttpKit.js"
 import { Transactions } from "../src/platform/Transactions.js"
 import * as Relay from "../src/platform/Relay.js"
 import { Wallets } from "../src/wallets/Wallets.js"
@@ -281,7 +279,7 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
     it.scoped("withdraw: a backend killed inside the locked-path transaction (row locked, write waiting on the credit) fails typed or succeeds by retry — never a defect — and the reference then applies exactly once", () =>
       killMidWrite("withdraw", "transaction"))
 
-    it.scoped("a deposit in a caller's transaction whose backend was killed before it fails StorageError unavailable (HTTP 503, not 500), writes nothing, and then applies once", () =>
+    it.scoped("a deposit in a caller's transaction holds no connection before its commit: a backend killed meanwhile (the caller's own read's) changes nothing, and it applies once", () =>
       Effect.gen(function*() {
         const customers = yield* Customers
         const wallets = yield* Wallets
@@ -294,10 +292,11 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
         const before = yield* snapshot(customer.id)
         const deposit = wallets.deposit({ phone, amount: 7_000, reference: `killed-${phone}`, source: "manual" })
 
-        const exit = yield* Effect.exit(transactions.withTransaction(Effect.gen(function*() {
+        const result = yield* transactions.withTransaction(Effect.gen(function*() {
+          // the unit of work is deferred on PostgreSQL: its reads use any pooled connection, its
+          // writes go in one round trip at commit; killing the connection a read used loses nothing
           const [own] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
           yield* query(observer, "SELECT pg_terminate_backend($1)", [own!.pid])
-          // the backend is gone, and the client has read the server's farewell (57P01): it is no longer queryable
           for (let i = 0; i < 500; i++) {
             const { rows } = yield* query(observer, "SELECT 1 FROM pg_stat_activity WHERE pid = $1", [own!.pid])
             if (rows.length === 0) break
@@ -305,14 +304,21 @@ describe.skipIf(!pgEnabled)("PostgreSQL faults", () => {
           }
           yield* Effect.sleep("100 millis")
           return yield* deposit
-        })))
-
-        expect(failureOf(exit), describeExit(exit)).toEqual(new StorageError({ reason: "unavailable", operation: "a transaction" }))
-        expect(errorStatus[fromDomain(failureOf(exit) as Parameters<typeof fromDomain>[0]).error.code]).toBe(503)
-        expect(yield* snapshot(customer.id), "a failed write changed nothing").toEqual(before)
+        })).pipe(
+          // the pool may hand the killed connection to the commit before it noticed: that is a typed
+          // `unavailable` (503), and nothing was written
+          Effect.catchTag("StorageError", (e) => {
+            expect(e.reason).toBe("unavailable")
+            return Effect.succeed(undefined)
+          })
+        )
+        if (result === undefined) {
+          expect(yield* snapshot(customer.id), "a failed write changed nothing").toEqual(before)
+        }
         const again = yield* deposit
         expect((yield* snapshot(customer.id)).balance).toBe(before.balance + 7_000)
         expect((yield* deposit).transactionId).toBe(again.transactionId)
+        if (result !== undefined) expect(result.transactionId).toBe(again.transactionId)
       }))
 
     it.scoped("the relay never delivers past an outbox row of a transaction still open, and delivers it once it commits", () =>

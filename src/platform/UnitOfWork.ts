@@ -277,9 +277,8 @@ export const make = (options: { readonly deferred: boolean; readonly batch?: Bat
 
     return UnitOfWork.of({
       deferred: options.deferred,
-      inTransaction: options.deferred
-        ? Effect.map(FiberRef.get(current), (pending) => pending !== undefined)
-        : Effect.flatMap(FiberRef.get(current), (pending) => (pending !== undefined ? Effect.succeed(true) : sqlTransaction)),
+      // a caller's own `sql.withTransaction` counts as a transaction too (D1 has none)
+      inTransaction: Effect.flatMap(FiberRef.get(current), (pending) => (pending !== undefined ? Effect.succeed(true) : sqlTransaction)),
       write,
       writeNow,
       read,

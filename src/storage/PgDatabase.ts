@@ -15,6 +15,7 @@ import pg from "pg"
 import type { StorageError } from "../kernel/Errors.js"
 import * as Storage from "./Storage.js"
 import { PgHandle } from "../platform/pg/PgHandle.js"
+import { pgBatch } from "../platform/pg/PgBatch.js"
 
 export { PgHandle } from "../platform/pg/PgHandle.js"
 
@@ -81,4 +82,5 @@ export const layerClient = (
  * @since 0.1.0
  */
 export const layer = (options: PgOptions): Layer.Layer<Storage.StoragePorts | SqlClient.SqlClient | PgHandle, StorageError> =>
-  Storage.layer().pipe(Layer.provideMerge(layerClient(options)))
+  // D1's model, in one round trip per commit: see platform/pg/PgBatch.ts
+  Storage.layer({ deferredWrites: true, batch: pgBatch }).pipe(Layer.provideMerge(layerClient(options)))

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { MigrationError } from "@effect/sql/Migrator"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -47,6 +47,8 @@ export type StoragePorts =
  */
 export interface StorageOptions {
   readonly deferredWrites?: boolean | undefined
+  /** @internal How the engine runs a deferred batch (default: its statements in one SQL transaction). */
+  readonly batch?: ((sql: SqlClient.SqlClient) => UnitOfWork.Batch) | undefined
 }
 
 /**
@@ -72,7 +74,8 @@ export const ports: Layer.Layer<Exclude<StoragePorts, UnitOfWork.UnitOfWork>, ne
  */
 export const layer = (options: StorageOptions = {}): Layer.Layer<StoragePorts, StorageError, SqlClient.SqlClient> =>
   ports.pipe(
-    Layer.provideMerge(UnitOfWork.layer({ deferred: options.deferredWrites === true })),
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(SqlClient.SqlClient, (sql) =>
+      UnitOfWork.layer({ deferred: options.deferredWrites === true, batch: options.batch?.(sql) })))),
     // the repositories may prepare statements when built: the schema must exist first
     Layer.provide(Layer.effectDiscard(Effect.asVoid(migrate(migrations)).pipe(
       // another process holds the write lock (SQLite) or migrates at the same moment: wait for it

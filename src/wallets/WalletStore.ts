@@ -258,7 +258,11 @@ const opKey = (reference: string) => `wallet:operation:${reference}`
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const uow = yield* UnitOfWork
-  const fast = uow.deferred ? undefined : yield* FastPaths.make
+  // the fast paths write outside transactions, at once: on every engine that can (PostgreSQL's unit
+  // of work is deferred too, for its one-round-trip commits, but its fast path is its own statement)
+  const fast = uow.deferred
+    ? yield* sql.onDialectOrElse({ pg: () => FastPaths.make, orElse: () => Effect.succeed(undefined) })
+    : yield* FastPaths.make
 
   const walletRow = (key: WalletKey) =>
     "phone" in key
