@@ -6,10 +6,11 @@
  * what a failure of those statements means (a unique phone is `CustomerExists`, a stale read asks for
  * the transaction to run again). What the unit of work does with them depends on the engine:
  *
- * - **immediate** (SQLite, PostgreSQL): inside `withTransaction` the statements run at once on the
+ * - **immediate** (SQLite): inside `withTransaction` the statements run at once on the
  *   transaction's connection (in a savepoint, so that a write that fails leaves the transaction
  *   usable); outside, they run at once in a transaction of their own.
- * - **deferred** (Cloudflare D1, and SQLite with `deferredWrites`): inside `withTransaction` the
+ * - **deferred** (Cloudflare D1, PostgreSQL — its batch one round trip, `pg/PgBatch.ts` — and SQLite
+ *   with `deferredWrites`): inside `withTransaction` the
  *   statements are appended to the transaction's list, and the whole list runs as one batch — all of
  *   it or none of it — when the effect succeeds; when it fails, nothing is sent. Outside, each write
  *   is its own batch at once.
