@@ -221,7 +221,7 @@ export const make = Effect.gen(function*() {
         linkedAt: at,
         linkedBy: how.actor,
         version: how.isNew ? t.version : t.version + 1
-      })
+      }, true)
       yield* (how.isNew ? repo.insert(linked) : repo.update(linked))
       yield* events.publish([
         ...(how.isNew ? [event("transfer.received", linked, at, null)] : []),
@@ -241,8 +241,10 @@ export const make = Effect.gen(function*() {
       return { transfer: linked, deposit }
     })
 
-  const receiveSepay: TransfersShape["receiveSepay"] = (body, authorization) =>
-    Effect.gen(function*() {
+  const receiveSepay: TransfersShape["receiveSepay"] = (body, authorization) => {
+    // Attempts of this delivery, across reruns — also those of a caller's transaction it joined.
+    let attempts = 0
+    return Effect.gen(function*() {
       const key = config.transfers.sepayApiKey
       const given = typeof authorization === "string" ? APIKEY.exec(authorization)?.[1] : undefined
       // compared whatever was given, so that a missing key costs as long as a wrong one
@@ -254,9 +256,13 @@ export const make = Effect.gen(function*() {
         return yield* ValidationError.single("transactionDate", "must be a real local time, YYYY-MM-DD HH:mm:ss")
       }
       const providerId = providerIdOf(payload)
+      // The first attempt does not look for the id: the unique key decides. A repeated delivery
+      // fails on it (its deposit replays the first, writing nothing), runs again, and finds it.
       return yield* tx.withTransaction(Effect.gen(function*() {
-        const first = yield* repo.findByProvider("sepay", providerId)
-        if (Option.isSome(first)) return { transfer: first.value, duplicate: true }
+        if (attempts++ > 0) {
+          const first = yield* repo.findByProvider("sepay", providerId)
+          if (Option.isSome(first)) return { transfer: first.value, duplicate: true }
+        }
         const now = yield* Clock.currentTimeMillis
         const at = new Date(now)
         const base = {
@@ -286,7 +292,7 @@ export const make = Effect.gen(function*() {
             ...base,
             status: "out",
             match: { by: null, reason: "out", candidates: [], explanation: "money that left the account: never deposited" }
-          })
+          }, true)
           yield* repo.insert(out)
           yield* events.publish([event("transfer.received", out, at, null)])
           return { transfer: out, duplicate: false }
@@ -314,7 +320,7 @@ export const make = Effect.gen(function*() {
               candidates: decision.by === null ? decision.candidates : [],
               explanation: decision.by === null ? explanation : `${explanation}, but the customer has no phone yet`
             }
-          })
+          }, true)
           yield* repo.insert(pending)
           yield* events.publish([event("transfer.received", pending, at, null)])
           return { transfer: pending, duplicate: false }
@@ -323,7 +329,7 @@ export const make = Effect.gen(function*() {
           ...base,
           status: "matched",
           match: { by: decision.by === "code" ? "code" : "phone", reason: decision.by === "code" ? "code" : "phone", candidates: [], explanation }
-        })
+        }, true)
         const { transfer } = yield* linkTo(draft, customer, { by: draft.match.by as "code" | "phone", actor: MATCHER_ACTOR, deposit: true, isNew: true }, at)
         return { transfer, duplicate: false }
       })).pipe(
@@ -338,6 +344,7 @@ export const make = Effect.gen(function*() {
                 : Effect.fail(conflict)))
       )
     })
+  }
 
   const page = (which: TransferList) => (raw?: { readonly page?: number; readonly limit?: number }) =>
     Effect.gen(function*() {
