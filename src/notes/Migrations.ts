@@ -31,74 +31,7 @@ const notes = Effect.gen(function*() {
   yield* sql`CREATE INDEX c360_activities_customer_idx ON c360_activities (customer_id, at, id)`
 })
 
-/**
- * Wallet writes in the activity log (DOMAIN §4a), recorded by the database from the wallet's own
- * record of each write, so that every path that writes a wallet — the shared repository, the
- * engine-specific fast paths, their group commit — records its activity in the same transaction,
- * with no second code path to keep in step: one activity per recorded write
- * (`c360_wallet_operations`: a deposit, a withdrawal, a credit issued), removed again with it when the
- * group commit takes back a write that turned out stale; and one per credit the expiry job expires
- * (its `credit_expired` ledger entry). The actor is `system:wallet` (`job:expire-credits` for expiry):
- * the wallet's inputs name no person; a write made by a ticket or a transfer is also that module's
- * activity, with its actor.
- */
-const walletActivities = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      Effect.all([
-        sql.unsafe(`CREATE FUNCTION c360_wallet_activity() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN
-            IF TG_OP = 'DELETE' THEN
-              DELETE FROM c360_activities WHERE id = 'act_w' || OLD.transaction_id;
-              RETURN OLD;
-            END IF;
-            INSERT INTO c360_activities (id, customer_id, actor, kind, subject_type, subject_id, summary, data, at)
-            VALUES ('act_w' || NEW.transaction_id, NEW.customer_id, 'system:wallet', 'wallet.' || NEW.kind, 'wallet',
-              NEW.transaction_id, NEW.kind || ' (reference ' || NEW.reference || ')',
-              json_build_object('reference', NEW.reference, 'transactionId', NEW.transaction_id)::text, NEW.created_at);
-            RETURN NEW;
-          END $$`),
-        sql`CREATE TRIGGER c360_wallet_operations_activity AFTER INSERT OR DELETE ON c360_wallet_operations
-          FOR EACH ROW EXECUTE FUNCTION c360_wallet_activity()`,
-        sql.unsafe(`CREATE FUNCTION c360_credit_expiry_activity() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN
-            INSERT INTO c360_activities (id, customer_id, actor, kind, subject_type, subject_id, summary, data, at)
-            VALUES ('act_x' || NEW.id, NEW.customer_id, 'job:expire-credits', 'wallet.credit_expired', 'wallet',
-              NEW.credit_id, 'credit ' || NEW.credit_id || ' expired: ' || (-NEW.amount) || ' đồng',
-              json_build_object('creditId', NEW.credit_id, 'amount', -NEW.amount)::text, NEW.created_at);
-            RETURN NEW;
-          END $$`),
-        sql`CREATE TRIGGER c360_ledger_entries_expiry_activity AFTER INSERT ON c360_ledger_entries
-          FOR EACH ROW WHEN (NEW.kind = 'credit_expired') EXECUTE FUNCTION c360_credit_expiry_activity()`
-      ], { discard: true }),
-    orElse: () =>
-      Effect.all([
-        sql`CREATE TRIGGER c360_wallet_operations_activity AFTER INSERT ON c360_wallet_operations
-          BEGIN
-            INSERT INTO c360_activities (id, customer_id, actor, kind, subject_type, subject_id, summary, data, at)
-            VALUES ('act_w' || NEW.transaction_id, NEW.customer_id, 'system:wallet', 'wallet.' || NEW.kind, 'wallet',
-              NEW.transaction_id, NEW.kind || ' (reference ' || NEW.reference || ')',
-              json_object('reference', NEW.reference, 'transactionId', NEW.transaction_id), NEW.created_at);
-          END`,
-        sql`CREATE TRIGGER c360_wallet_operations_activity_undo AFTER DELETE ON c360_wallet_operations
-          BEGIN
-            DELETE FROM c360_activities WHERE id = 'act_w' || OLD.transaction_id;
-          END`,
-        sql`CREATE TRIGGER c360_ledger_entries_expiry_activity AFTER INSERT ON c360_ledger_entries
-          WHEN NEW.kind = 'credit_expired'
-          BEGIN
-            INSERT INTO c360_activities (id, customer_id, actor, kind, subject_type, subject_id, summary, data, at)
-            VALUES ('act_x' || NEW.id, NEW.customer_id, 'job:expire-credits', 'wallet.credit_expired', 'wallet',
-              NEW.credit_id, 'credit ' || NEW.credit_id || ' expired: ' || (-NEW.amount) || ' đồng',
-              json_object('creditId', NEW.credit_id, 'amount', -NEW.amount), NEW.created_at);
-          END`
-      ], { discard: true })
-  })
-})
-
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0300_notes": notes,
-  "0301_wallet_activities": walletActivities
+  "0300_notes": notes
 }
