@@ -12,6 +12,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { versionGuard } from "../platform/sql/Migrations.js"
 
 const tickets = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -46,19 +47,7 @@ const tickets = Effect.gen(function*() {
   // the deadline job's work list: open tickets with a deadline, not yet escalated
   yield* sql`CREATE INDEX c360_tickets_deadline_idx ON c360_tickets (carrier_deadline, id)
     WHERE escalated_at IS NULL AND carrier_deadline IS NOT NULL AND status IN ('new', 'processing', 'waiting_carrier')`
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      Effect.zipRight(
-        sql.unsafe(`CREATE FUNCTION c360_ticket_version_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'c360: stale ticket version'; END $$`),
-        sql`CREATE TRIGGER c360_tickets_version_guard BEFORE UPDATE OF version ON c360_tickets
-          FOR EACH ROW WHEN (NEW.version <> OLD.version + 1) EXECUTE FUNCTION c360_ticket_version_guard()`
-      ),
-    orElse: () =>
-      sql`CREATE TRIGGER c360_tickets_version_guard BEFORE UPDATE OF version ON c360_tickets
-        WHEN NEW.version <> OLD.version + 1
-        BEGIN SELECT RAISE(ABORT, 'c360: stale ticket version'); END`
-  })
+  yield* versionGuard("c360_tickets", "ticket")
   yield* sql`CREATE TABLE c360_ticket_actions (
     id TEXT PRIMARY KEY,
     ticket_id TEXT NOT NULL REFERENCES c360_tickets (id),

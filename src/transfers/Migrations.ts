@@ -8,6 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { versionGuard } from "../platform/sql/Migrations.js"
 
 const transfers = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -43,19 +44,7 @@ const transfers = Effect.gen(function*() {
   yield* sql`CREATE INDEX c360_bank_transfers_customer_idx ON c360_bank_transfers (customer_id, transaction_date, id)`
   yield* sql`CREATE INDEX c360_bank_transfers_unlinked_idx ON c360_bank_transfers (transaction_date, id) WHERE customer_id IS NULL`
   yield* sql`CREATE INDEX c360_bank_transfers_pending_idx ON c360_bank_transfers (transaction_date, id) WHERE status = 'pending'`
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      Effect.zipRight(
-        sql.unsafe(`CREATE FUNCTION c360_transfer_version_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'c360: stale transfer version'; END $$`),
-        sql`CREATE TRIGGER c360_bank_transfers_version_guard BEFORE UPDATE OF version ON c360_bank_transfers
-          FOR EACH ROW WHEN (NEW.version <> OLD.version + 1) EXECUTE FUNCTION c360_transfer_version_guard()`
-      ),
-    orElse: () =>
-      sql`CREATE TRIGGER c360_bank_transfers_version_guard BEFORE UPDATE OF version ON c360_bank_transfers
-        WHEN NEW.version <> OLD.version + 1
-        BEGIN SELECT RAISE(ABORT, 'c360: stale transfer version'); END`
-  })
+  yield* versionGuard("c360_bank_transfers", "transfer")
 })
 
 /** @internal */

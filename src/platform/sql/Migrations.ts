@@ -9,6 +9,7 @@
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { recoverSqlDefects } from "./SqlFailure.js"
 
@@ -88,3 +89,27 @@ export const migrate = (all: Migrations) => Effect.gen(function*() {
   // a failure again, so that a host sees a StorageError rather than a driver's stack.
   return yield* recoverSqlDefects(Migrator.make({})({ loader: Migrator.fromRecord(all), table: "c360_migrations" }))
 })
+
+/**
+ * The version guard of a table (the wallets', tickets' and transfers' rows): its `version` column may
+ * only ever step by one. A write planned on a read sets `version` to the value it read plus one; if
+ * another write got in between, the trigger refuses it with a message starting `c360: stale` (a
+ * `StaleWrite` failure), and the write's unit of work runs again. `version = version + 1` always passes.
+ *
+ * @internal
+ */
+export const versionGuard = (table: string, what: string): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.onDialectOrElse({
+      pg: () =>
+        Effect.zipRight(
+          sql.unsafe(`CREATE FUNCTION ${table}_version_guard_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'c360: stale ${what} version'; END $$`),
+          sql.unsafe(`CREATE TRIGGER ${table}_version_guard BEFORE UPDATE OF version ON ${table}
+            FOR EACH ROW WHEN (NEW.version <> OLD.version + 1) EXECUTE FUNCTION ${table}_version_guard_fn()`)
+        ),
+      orElse: () =>
+        sql.unsafe(`CREATE TRIGGER ${table}_version_guard BEFORE UPDATE OF version ON ${table}
+          WHEN NEW.version <> OLD.version + 1
+          BEGIN SELECT RAISE(ABORT, 'c360: stale ${what} version'); END`)
+    })).pipe(Effect.asVoid)
