@@ -32,6 +32,7 @@ import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
 import { makeCode } from "../kernel/PaymentCode.js"
 import { randomBytes } from "../kernel/Random.js"
 import { corrupt, type SqlFailure, storage } from "../platform/sql/SqlFailure.js"
+import { instant, int } from "../platform/sql/Columns.js"
 import {
   Customer,
   CustomerExists,
@@ -126,9 +127,6 @@ export class CustomerRepository extends Context.Tag("customer360/CustomerReposit
 >() {}
 
 /** A `BIGINT` as a number: pg returns int8 as text, better-sqlite3 as a number. */
-const int = (v: unknown): number =>
-  typeof v === "number" ? v : typeof v === "string" ? Number(v) : typeof v === "bigint" ? Number(v) : NaN
-const instant = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(int(v)))
 
 const decodeCustomer = Schema.decodeUnknownEither(Customer)
 

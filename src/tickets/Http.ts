@@ -5,15 +5,12 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
-import { actor, apiOf, authorized, domain, requireRole } from "../platform/http/HttpKit.js"
+import { actor, apiOf, authorized, defined, domain, requireRole } from "../platform/http/HttpKit.js"
 import { TicketsGroup } from "./Api.js"
 import { type TicketDetails, Tickets } from "./Tickets.js"
 
 const role = (endpoint: string) => authorized(TicketsGroup, endpoint)
 const details = ({ history, ticket }: TicketDetails) => ({ ...ticket, history })
-/** Whether a string is set in a body, for the optional fields the service validates. */
-const defined = <A extends Record<string, unknown>>(o: A) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 
 /** The handlers of {@link TicketsGroup}, over the `Tickets` service. @since 0.2.0 */
 export const layer = HttpApiBuilder.group(apiOf(TicketsGroup), "tickets", (handlers) =>

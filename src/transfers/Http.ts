@@ -5,13 +5,11 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
-import { actor, apiOf, authorized, domain } from "../platform/http/HttpKit.js"
+import { actor, apiOf, authorized, defined, domain } from "../platform/http/HttpKit.js"
 import { TransfersGroup } from "./Api.js"
 import { Transfers } from "./Transfers.js"
 
 const role = (endpoint: string) => authorized(TransfersGroup, endpoint)
-const defined = <A extends Record<string, unknown>>(o: A) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 
 /** The handlers of {@link TransfersGroup}, over the `Transfers` service. @since 0.2.0 */
 export const layer = HttpApiBuilder.group(apiOf(TransfersGroup), "transfers", (handlers) =>

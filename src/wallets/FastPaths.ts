@@ -54,8 +54,8 @@ import {
   type WalletKey,
   type WalletRequest
 } from "./WalletStore.js"
+import { int } from "../platform/sql/Columns.js"
 
-const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
 // --- PostgreSQL ---------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ import {
   type VirtualCredit,
   type WalletState
 } from "./Wallet.js"
+import { int } from "../platform/sql/Columns.js"
 
 /** Which wallet: by the customer's canonical phone or id. @since 0.1.0 */
 export type WalletKey = { readonly phone: Phone } | { readonly customerId: string }
@@ -152,7 +153,6 @@ export class WalletStore extends Context.Tag("customer360/WalletStore")<WalletSt
 
 type Row = Record<string, unknown>
 
-const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
 /** @internal */
 export const toCredit = (r: Row): VirtualCredit => ({

@@ -369,6 +369,15 @@ export const apiError = <C extends ErrorCode>(code: C, message: string, details?
 }) as Extract<ApiError, { readonly error: { readonly code: C } }>
 
 /**
+ * The fields of a decoded body or query that are present: the services take optional fields as
+ * absent, not as `undefined` (their schemas refuse `undefined` values under exact optional types).
+ *
+ * @since 0.2.0
+ */
+export const defined = <A extends Record<string, unknown>>(o: A): { [K in keyof A]?: Exclude<A[K], undefined> } =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof A]?: Exclude<A[K], undefined> }
+
+/**
  * The caller's actor, for the services' activity records.
  *
  * @since 0.2.0

@@ -23,8 +23,8 @@ import * as Layer from "effect/Layer"
 import type { DomainEvent, StoredEvent } from "../../kernel/Events.js"
 import { Outbox } from "../Outbox.js"
 import { sleepLive, storage } from "./SqlFailure.js"
+import { int } from "./Columns.js"
 
-const int = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
 const parsePosition = (position: string | null): number => {
   if (position === null) return 0
