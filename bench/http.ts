@@ -62,8 +62,8 @@
  *
  * Run with `npm run bench -- http`.
  */
+import { cpuSeconds, fmt, median } from "./support/stats.js"
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { cpus, loadavg } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -143,12 +143,6 @@ const check = (ok: boolean, message: string): void => {
   }
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
 const rps = (n: number): string => `${fmt(n)} req/s`
 const msf = (n: number): string => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`
 const x = (r: number): string => `${r.toFixed(2)}×`
@@ -273,17 +267,6 @@ const stopServer = async (server: Server): Promise<void> => {
 }
 const stopServers = () => Promise.all([...running].map(stopServer))
 
-/** User + system CPU seconds of a process so far (Linux /proc; undefined elsewhere). */
-const cpuSeconds = (pid: number | undefined): number | undefined => {
-  if (pid === undefined) return undefined
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ (100 on Linux)
-  } catch {
-    return undefined
-  }
-}
 
 // --- parity: the two sides answer and write the same ------------------------------------------------
 

@@ -58,6 +58,7 @@
  *
  * Run with `npm run bench -- tickets`.
  */
+import { fmt, median } from "./support/stats.js"
 import { readFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import pg from "pg"
@@ -104,12 +105,6 @@ const check = (ok: boolean, message: string): void => {
   }
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
 const ops = (n: number): string => `${fmt(n)}/s`
 const x = (r: number): string => `${r.toFixed(2)}×`
 const msf = (n: number): string => `${n < 10 ? n.toFixed(2) : Math.round(n)} ms`

@@ -53,6 +53,7 @@
  *
  * Run with `npm run bench -- wallet`.
  */
+import { fmt, median } from "./support/stats.js"
 import { execFile } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
@@ -116,12 +117,6 @@ const check = (ok: boolean, message: string): void => {
   if (!ok) fail(message)
 }
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US")
 const ops = (n: number): string => `${fmt(n)}/s`
 const ms = (n: number): string => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`)
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`
