@@ -16,6 +16,8 @@ import { normalize, type PhonePolicy } from "./Phone.js"
  * - `transfers`: the shop's bank side (DOMAIN §5): the SePay webhook key, the account customers pay
  *   into (for VietQR), and the shop's own phone numbers and account numbers, which a transfer's
  *   content never matches.
+ * - `rfm`: the RFM thresholds and mode (DOMAIN §6; docs/purchases.md#rfm).
+ * - `fraud`: the fraud rules, if not the three of DOMAIN §8 (validated by the fraud module).
  *
  * @since 0.1.0
  */
@@ -23,6 +25,57 @@ export interface Customer360ConfigShape {
   readonly timeZone: string
   readonly phone: PhonePolicy
   readonly transfers: TransfersConfig
+  readonly rfm: RfmConfig
+  readonly fraud: FraudConfig
+}
+
+/**
+ * RFM scoring (DOMAIN §6). Scores run 5 (best) to 1; each list gives the bound for 5, 4, 3 and 2, and
+ * anything short of the last is 1.
+ *
+ * - `recencyDays`: the most business days since the last purchase for 5, 4, 3, 2 (default 7, 14,
+ *   30, 60). No purchase at all is 1.
+ * - `frequency`: the fewest purchases in the last `frequencyWindowDays` business days, today
+ *   included (default 90), for 5, 4, 3, 2 (default 11, 6, 3, 2: "more than 10" is 11).
+ * - `monetary`: the least total of purchases less their returns, in đồng, for 5, 4, 3, 2 (default
+ *   10,000,001, 5,000,000, 2,000,000, 500,000).
+ * - `tiers`: the least score `(R + F + M) / 3` for platinum, gold and silver (default 4.5, 3.5, 2.5).
+ * - `newCustomerDays`: a customer younger than this (default 30 days) is `new` whatever its score.
+ * - `mode`: `fixed` (the thresholds above, the default) or `quantile` (each score from the
+ *   customer's place among all customers; equal values always get equal scores — see
+ *   docs/purchases.md#quantile-mode).
+ *
+ * @since 0.3.0
+ */
+export interface RfmConfig {
+  readonly recencyDays: readonly [number, number, number, number]
+  readonly frequency: readonly [number, number, number, number]
+  readonly monetary: readonly [number, number, number, number]
+  readonly frequencyWindowDays: number
+  readonly tiers: { readonly platinum: number; readonly gold: number; readonly silver: number }
+  readonly newCustomerDays: number
+  readonly mode: "fixed" | "quantile"
+}
+
+/** The RFM thresholds of DOMAIN §6. @since 0.3.0 */
+export const defaultRfmConfig: RfmConfig = {
+  recencyDays: [7, 14, 30, 60],
+  frequency: [11, 6, 3, 2],
+  monetary: [10_000_001, 5_000_000, 2_000_000, 500_000],
+  frequencyWindowDays: 90,
+  tiers: { platinum: 4.5, gold: 3.5, silver: 2.5 },
+  newCustomerDays: 30,
+  mode: "fixed"
+}
+
+/**
+ * The fraud rules as given (`undefined`: the three of DOMAIN §8). The fraud module validates them
+ * when it starts.
+ *
+ * @since 0.3.0
+ */
+export interface FraudConfig {
+  readonly rules: ReadonlyArray<unknown> | undefined
 }
 
 /**
@@ -79,6 +132,39 @@ export interface ConfigOptions {
     readonly shopPhones?: Iterable<string> | undefined
     readonly shopAccounts?: Iterable<string> | undefined
   } | undefined
+  readonly rfm?: Partial<RfmConfig> | undefined
+  readonly fraud?: { readonly rules?: ReadonlyArray<unknown> | undefined } | undefined
+}
+
+const isScoreBounds = (v: unknown, ascending: boolean): v is readonly [number, number, number, number] =>
+  Array.isArray(v) && v.length === 4 && v.every((n) => Number.isSafeInteger(n) && n >= 0) &&
+  v.every((n, i) => i === 0 || (ascending ? n > v[i - 1] : n < v[i - 1]))
+
+/** Validates RFM options over the defaults. @since 0.3.0 */
+export const makeRfmConfig = (raw: Partial<RfmConfig> | undefined): Effect.Effect<RfmConfig, ValidationError> => {
+  const c = { ...defaultRfmConfig, ...(raw ?? {}) } as RfmConfig
+  if (!isScoreBounds(c.recencyDays, true)) {
+    return ValidationError.single("rfm.recencyDays", "must be 4 increasing whole numbers of days (for R 5, 4, 3, 2)")
+  }
+  if (!isScoreBounds(c.frequency, false) || c.frequency[3] < 1) {
+    return ValidationError.single("rfm.frequency", "must be 4 decreasing whole counts, the last at least 1 (for F 5, 4, 3, 2)")
+  }
+  if (!isScoreBounds(c.monetary, false) || c.monetary[3] < 1) {
+    return ValidationError.single("rfm.monetary", "must be 4 decreasing whole amounts in đồng, the last at least 1 (for M 5, 4, 3, 2)")
+  }
+  if (!Number.isSafeInteger(c.frequencyWindowDays) || c.frequencyWindowDays < 1 || c.frequencyWindowDays > 3660) {
+    return ValidationError.single("rfm.frequencyWindowDays", "must be a whole number of days from 1 to 3660")
+  }
+  const t = c.tiers as Partial<RfmConfig["tiers"]> | undefined
+  const inRange = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n >= 1 && n <= 5
+  if (!t || !inRange(t.platinum) || !inRange(t.gold) || !inRange(t.silver) || !(t.platinum! > t.gold! && t.gold! > t.silver!)) {
+    return ValidationError.single("rfm.tiers", "must be scores from 1 to 5 with platinum > gold > silver")
+  }
+  if (!Number.isSafeInteger(c.newCustomerDays) || c.newCustomerDays < 0 || c.newCustomerDays > 3660) {
+    return ValidationError.single("rfm.newCustomerDays", "must be a whole number of days from 0 to 3660")
+  }
+  if (c.mode !== "fixed" && c.mode !== "quantile") return ValidationError.single("rfm.mode", "must be \"fixed\" or \"quantile\"")
+  return Effect.succeed({ ...c, tiers: { platinum: t.platinum!, gold: t.gold!, silver: t.silver! } })
 }
 
 /**
@@ -128,10 +214,15 @@ export const make = (options: ConfigOptions): Effect.Effect<Customer360ConfigSha
       }
       shopAccounts.add(digits.toUpperCase())
     }
+    const rfm = yield* makeRfmConfig(options.rfm)
+    const rules = options.fraud?.rules
+    if (rules !== undefined && !Array.isArray(rules)) return yield* ValidationError.single("fraud.rules", "must be a list of rules")
     return {
       timeZone,
       phone: { blocked, foreign },
-      transfers: { sepayApiKey, bankBin, bankAccount, shopPhones, shopAccounts }
+      transfers: { sepayApiKey, bankBin, bankAccount, shopPhones, shopAccounts },
+      rfm,
+      fraud: { rules }
     }
   })
 
@@ -151,5 +242,7 @@ export const layer = (config: Customer360ConfigShape): Layer.Layer<Customer360Co
 export const layerDefault: Layer.Layer<Customer360Config> = layer({
   timeZone: defaultTimeZone,
   phone: {},
-  transfers: { sepayApiKey: undefined, bankBin: undefined, bankAccount: undefined, shopPhones: new Set(), shopAccounts: new Set() }
+  transfers: { sepayApiKey: undefined, bankBin: undefined, bankAccount: undefined, shopPhones: new Set(), shopAccounts: new Set() },
+  rfm: defaultRfmConfig,
+  fraud: { rules: undefined }
 })

@@ -54,7 +54,9 @@ const config = Config.layer({
     bankAccount: BANK_ACCOUNT,
     shopPhones: new Set(["0909555444"]),
     shopAccounts: new Set([BANK_ACCOUNT])
-  }
+  },
+  rfm: Config.defaultRfmConfig,
+  fraud: { rules: undefined }
 })
 
 /** Every service over the given storage, with the transfers configured, the storage exposed for assertions. */
