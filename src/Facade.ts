@@ -274,9 +274,11 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   }
   // Every module's namespace, from the registry: its service's operations as Promises.
   const namespaces: Record<string, Record<string, (...args: Array<any>) => Promise<unknown>>> = {}
-  for (const m of Registry.modules) {
-    const entry: Registry.FacadeEntry | undefined = m.facade
-    if (entry === undefined) continue
+  const entries: ReadonlyArray<Registry.FacadeEntry> = Registry.modules.flatMap((m): ReadonlyArray<Registry.FacadeEntry> => [
+    ...("facade" in m && m.facade !== undefined ? [m.facade as Registry.FacadeEntry] : []),
+    ...("facades" in m ? (m.facades as ReadonlyArray<Registry.FacadeEntry>) : [])
+  ])
+  for (const entry of entries) {
     const namespace = promised(await runtime.runPromise(entry.service), entry, execute)
     // a namespace with an operation of its own name is also that operation: `c360.timeline(phone)`
     const own = namespace[entry.namespace]

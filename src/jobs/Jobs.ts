@@ -173,6 +173,7 @@ export class JobLeaseLost extends Schema.TaggedError<JobLeaseLost>()("JobLeaseLo
  *   jobs are free again after that long.
  * - `expiry`: `batchSize` (default 5000) and `maxBatches` per run (default: until none is due).
  * - `deadlines` (`ticket-deadlines`): `batchSize` (default 200) and `maxBatches` per run (default: all).
+ * - `rfm`: customers per batch (`batchSize`, default 5000) and `maxBatches` per run (default: all).
  * - `relay`: `name` of the relay's checkpoint (default `"jobs"`; not a name an in-process
  *   subscriber uses), `from` for its first run (`"end"`, the default, or `"start"`), `batchSize`
  *   (default 500) and `maxBatches` per run (default 20).
@@ -187,6 +188,10 @@ export interface JobsOptions {
     readonly maxBatches?: number | undefined
   } | undefined
   readonly deadlines?: {
+    readonly batchSize?: number | undefined
+    readonly maxBatches?: number | undefined
+  } | undefined
+  readonly rfm?: {
     readonly batchSize?: number | undefined
     readonly maxBatches?: number | undefined
   } | undefined
@@ -240,6 +245,10 @@ const decodeOptions = decoder(
     })),
     deadlines: Schema.optional(Schema.Struct({
       batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000))),
+      maxBatches: Schema.optional(Positive)
+    })),
+    rfm: Schema.optional(Schema.Struct({
+      batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000))),
       maxBatches: Schema.optional(Positive)
     })),
     relay: Schema.optional(Schema.Struct({

@@ -111,6 +111,65 @@ export type CustomerNoteAdded = EventOf<"customer.note_added", "customers", {
   readonly text: string
 }>
 
+/** A purchase as JSON (see `Purchase`): instants are ISO strings. @since 0.3.0 */
+export type PurchaseJson = { readonly [key: string]: unknown; readonly id: string; readonly reference: string }
+
+/** A purchase was recorded (DOMAIN §7a), once per reference. @since 0.3.0 */
+export type CustomerPurchaseRecorded = EventOf<"customer.purchase_recorded", "customers", {
+  readonly purchase: PurchaseJson
+  readonly totalSpent: number
+  readonly points: number
+}>
+
+/** A return of a purchase was recorded (DOMAIN §7a), once per reference. @since 0.3.0 */
+export type CustomerReturnRecorded = EventOf<"customer.return_recorded", "customers", {
+  readonly returnId: string
+  readonly reference: string
+  readonly purchaseReference: string
+  readonly amount: number
+  readonly pointsTakenBack: number
+  readonly totalSpent: number
+  readonly points: number
+}>
+
+/** The customer's membership level changed with its total spent (DOMAIN §7). @since 0.3.0 */
+export type CustomerLevelChanged = EventOf<"customer.level_changed", "customers", {
+  readonly from: string
+  readonly to: string
+  readonly totalSpent: number
+}>
+
+/**
+ * The customer's tier changed (DOMAIN §6): by a purchase or return, an RFM recomputation, a fraud
+ * blacklist or its clearing — once per real change, never on a re-run.
+ *
+ * @since 0.3.0
+ */
+export type CustomerTierChanged = EventOf<"customer.tier_changed", "customers", {
+  readonly from: string
+  readonly to: string
+  readonly r: number | null
+  readonly f: number | null
+  readonly m: number | null
+  readonly reason: string
+}>
+
+/** A fraud rule fired on the customer (DOMAIN §8): its decision, with the evidence. @since 0.3.0 */
+export type CustomerFlagged = EventOf<"customer.flagged", "customers", {
+  readonly decisionId: string
+  readonly ruleId: string
+  readonly ruleVersion: number
+  readonly action: string
+  readonly severity: string
+}>
+
+/** Staff cleared a fraud flag of the customer, with a reason. @since 0.3.0 */
+export type CustomerFlagCleared = EventOf<"customer.flag_cleared", "customers", {
+  readonly flag: string
+  readonly actor: string
+  readonly reason: string
+}>
+
 /**
  * Every event the library publishes.
  *
@@ -128,6 +187,12 @@ export type DomainEvent =
   | TicketCompleted
   | TransferReceived
   | TransferLinked
+  | CustomerPurchaseRecorded
+  | CustomerReturnRecorded
+  | CustomerLevelChanged
+  | CustomerTierChanged
+  | CustomerFlagged
+  | CustomerFlagCleared
 
 /**
  * An event read back from the outbox, with its position in it (opaque, increasing in delivery

@@ -54,15 +54,19 @@ export const errorStatus = {
   CUSTOMER_NOT_FOUND: 404,
   TICKET_NOT_FOUND: 404,
   TRANSFER_NOT_FOUND: 404,
+  PURCHASE_NOT_FOUND: 404,
+  FLAG_NOT_FOUND: 404,
   REQUEST_TIMEOUT: 408,
   CUSTOMER_EXISTS: 409,
   IDEMPOTENCY_CONFLICT: 409,
   INVALID_TRANSITION: 409,
   INVALID_ACTION: 409,
   TRANSFER_ALREADY_LINKED: 409,
+  CUSTOMER_BLACKLISTED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INSUFFICIENT_FUNDS: 422,
+  RETURN_EXCEEDS_PURCHASE: 422,
   HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503
@@ -96,16 +100,18 @@ export const BadRequest = errorResponse("BadRequest", "The request is invalid; n
 export const Unauthorized = errorResponse("Unauthorized", "A valid bearer token is required.", ["UNAUTHORIZED"])
 /** 403: the token's role may not do this. @since 0.1.0 */
 export const Forbidden = errorResponse("Forbidden", "The token's role does not allow this operation.", ["FORBIDDEN"])
-/** 404: no such route, or no such customer. @since 0.1.0 */
-export const NotFound = errorResponse("NotFound", "No such route, customer, ticket or transfer.", [
+/** 404: no such route, or no such customer, ticket, transfer, purchase or fraud flag. @since 0.1.0 */
+export const NotFound = errorResponse("NotFound", "No such route, customer, ticket, transfer, purchase or flag.", [
   "CUSTOMER_NOT_FOUND",
   "NOT_FOUND",
   "TICKET_NOT_FOUND",
-  "TRANSFER_NOT_FOUND"
+  "TRANSFER_NOT_FOUND",
+  "PURCHASE_NOT_FOUND",
+  "FLAG_NOT_FOUND"
 ])
 /**
  * 409: a phone or e-mail taken, a reference reused with another payload, a ticket transition or
- * action its state does not allow, a transfer already linked.
+ * action its state does not allow, a transfer already linked, a purchase of a blacklisted customer.
  *
  * @since 0.1.0
  */
@@ -114,7 +120,8 @@ export const Conflict = errorResponse("Conflict", "The request conflicts with st
   "IDEMPOTENCY_CONFLICT",
   "INVALID_TRANSITION",
   "INVALID_ACTION",
-  "TRANSFER_ALREADY_LINKED"
+  "TRANSFER_ALREADY_LINKED",
+  "CUSTOMER_BLACKLISTED"
 ])
 /** 413: the body is over 64 KiB. @since 0.1.0 */
 export const PayloadTooLarge = errorResponse("PayloadTooLarge", "The request body is over 64 KiB.", ["PAYLOAD_TOO_LARGE"])
@@ -122,9 +129,10 @@ export const PayloadTooLarge = errorResponse("PayloadTooLarge", "The request bod
 export const UnsupportedMediaType = errorResponse("UnsupportedMediaType", "The request body must be application/json.", [
   "UNSUPPORTED_MEDIA_TYPE"
 ])
-/** 422: the wallet cannot pay the withdrawal; nothing changed. @since 0.1.0 */
-export const Unprocessable = errorResponse("Unprocessable", "The wallet cannot pay this; nothing changed.", [
-  "INSUFFICIENT_FUNDS"
+/** 422: the wallet cannot pay the withdrawal, or a return is above what is left of its purchase; nothing changed. @since 0.1.0 */
+export const Unprocessable = errorResponse("Unprocessable", "The wallet cannot pay this, or the purchase has not that much left; nothing changed.", [
+  "INSUFFICIENT_FUNDS",
+  "RETURN_EXCEEDS_PURCHASE"
 ])
 /** 500: an unexpected failure; details are in the server's log, never in the response. @since 0.1.0 */
 export const InternalError = errorResponse("InternalError", "An unexpected failure.", ["INTERNAL_ERROR"])
@@ -417,6 +425,14 @@ export const fromDomain = (e: { readonly _tag: string; readonly message: string 
       return apiError("TRANSFER_ALREADY_LINKED", e.message, { id: e.id, customerId: e.customerId })
     case "WebhookUnauthorized":
       return apiError("UNAUTHORIZED", e.message)
+    case "PurchaseNotFound":
+      return apiError("PURCHASE_NOT_FOUND", e.message, { reference: e.reference })
+    case "CustomerBlacklisted":
+      return apiError("CUSTOMER_BLACKLISTED", e.message, { customerId: e.customerId })
+    case "ReturnExceedsPurchase":
+      return apiError("RETURN_EXCEEDS_PURCHASE", e.message, { purchaseReference: e.purchaseReference, returnable: e.returnable })
+    case "FlagNotFound":
+      return apiError("FLAG_NOT_FOUND", e.message, { flag: e.flag })
     case "InsufficientFunds":
       return apiError("INSUFFICIENT_FUNDS", e.message, { available: e.available, requested: e.requested })
     case "StorageError":
