@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { SqliteDatabase } from "../src/sqlite.js"
 import { Customers } from "../src/customers/Customers.js"
+import { jobNames, schedules } from "../src/jobs/Jobs.js"
 import { Wallets } from "../src/wallets/Wallets.js"
 import { freshPhone, servicesOver } from "./contract/customers.js"
 import { atTime } from "./support/clock.js"
@@ -125,7 +126,10 @@ describe("job runner (examples/jobs/runner.ts)", () => {
         ])
       )
       expect([unknown.code, unknown.stdout]).toEqual([2, ""])
-      expect(unknown.stderr).toBe("jobs: unknown job \"send-newsletter\"\nusage: tsx examples/jobs/runner.ts [--once expire-credits|ticket-deadlines|relay]\n")
+      // every job of the registry, in its order, then the relay
+      expect(jobNames.slice(0, 2)).toEqual(["expire-credits", "ticket-deadlines"])
+      expect(jobNames[jobNames.length - 1]).toBe("relay")
+      expect(unknown.stderr).toBe(`jobs: unknown job "send-newsletter"\nusage: tsx examples/jobs/runner.ts [--once ${jobNames.join("|")}]\n`)
       expect([extra.code, extra.stdout]).toEqual([2, ""])
       expect(extra.stderr).toMatch(/^jobs: unexpected arguments: --once\nusage: /)
 
@@ -155,7 +159,12 @@ describe("job runner (examples/jobs/runner.ts)", () => {
       const stopped = yield* Effect.promise(() => runner.finished)
       expect(stopped.code, stopped.stdout + stopped.stderr).toBe(0)
       const lines = stopped.stdout.trimEnd().split("\n")
-      expect(lines[0]).toMatch(/ INFO runner=started holder=\S+:\d+ database=sqlite sink=log expire-credits="0 \* \* \* \*" ticket-deadlines="0 \*\/6 \* \* \*" time_zone=Asia\/Ho_Chi_Minh relay_poll_ms=100$/)
+      expect(schedules.slice(0, 2)).toEqual([{ job: "expire-credits", cron: "0 * * * *" }, { job: "ticket-deadlines", cron: "0 */6 * * *" }])
+      const scheduled = schedules.map(({ cron, job }) => `${job}="${cron}"`).join(" ")
+      expect(lines[0]).toContain(` INFO runner=started `)
+      expect(lines[0]).toMatch(/ holder=\S+:\d+ database=sqlite sink=log /)
+      expect(lines[0]).toContain(` sink=log ${scheduled} time_zone=Asia/Ho_Chi_Minh relay_poll_ms=100`)
+      expect(lines[0].endsWith("relay_poll_ms=100")).toBe(true)
       expect(lines.filter((l) => / INFO event id=evt_\S+ type=\S+ channel=\S+ subject=\S+ position=\d+ occurred_at=\S+$/.test(l))).toHaveLength(2)
       expect(lines[lines.length - 1]).toMatch(/ INFO runner=stopped$/)
       // idle relay runs are logged at debug level only

@@ -29,20 +29,17 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { StorageError, ValidationError } from "../kernel/Errors.js"
-import { encodeId } from "../kernel/Ids.js"
 import { EventSink, type EventSinkShape } from "../platform/EventSink.js"
 import { JobLeases } from "../platform/JobLeases.js"
+import { type JobLeaseLost, makeRunExclusive } from "../platform/Exclusive.js"
 import { Outbox } from "../platform/Outbox.js"
-import { decoder, randomBytes } from "../kernel/Input.js"
+import { decoder } from "../kernel/Input.js"
 import { traced, withSpans } from "../kernel/Spans.js"
 import * as Relay from "../platform/Relay.js"
 import * as Registry from "../modules.js"
@@ -155,17 +152,8 @@ export const formatReport = (report: JobReport): string => {
 export const isIdle = (report: JobReport): boolean =>
   report.status === "skipped" || (report.status === "ok" && Object.values(report.counts).every((n) => n === 0))
 
-/**
- * The job's lease was taken over by another runner, or could not be renewed before it expired; the
- * job was interrupted (whatever it had committed stays committed).
- *
- * @since 0.1.0
- */
-export class JobLeaseLost extends Schema.TaggedError<JobLeaseLost>()("JobLeaseLost", { job: Schema.String }) {
-  override get message(): string {
-    return `Job ${this.job}: its lease was taken over or could not be renewed in time; the run was stopped`
-  }
-}
+/** @since 0.1.0 */
+export { JobLeaseLost } from "../platform/Exclusive.js"
 
 /**
  * - `holder`: names this process in the lease table, e.g. `host:pid` (each run adds a unique id).
@@ -261,13 +249,6 @@ const decodeOptions = decoder(
   "job options"
 )
 
-// Leases are kept in real time, whatever clock the business rules run on (a test clock, a host's
-// fixed `now`): a frozen clock must not keep a lease alive forever or never renew it.
-const liveClock = Clock.make()
-const sleepLive = (millis: number) => Effect.withClock(Effect.sleep(Duration.millis(millis)), liveClock)
-/** A failed release is tried this many times in all, waiting 50, 100, 200 … ms between attempts. */
-const RELEASE_ATTEMPTS = 6
-const RELEASE_FIRST_WAIT_MS = 50
 const elapsedSince = (start: number) => Math.round(performance.now() - start)
 
 /** The report's `reason` for a typed failure of a run. */
@@ -337,76 +318,7 @@ export const make = (options: JobsOptions = {}) =>
     const ttlMs = config.leaseTtlMs ?? 30_000
     const holderPrefix = config.holder ?? "customer360"
 
-    const newHolder = Effect.zipWith(Clock.currentTimeMillis, randomBytes, (ms, bytes) => `${holderPrefix}/${encodeId("run", ms, bytes)}`)
-
-    /** When a lease this run holds (or may hold) runs out at the latest, on `performance.now()`'s scale. */
-    interface Held {
-      expiresBy: number
-    }
-
-    /**
-     * Gives the lease up, best effort: a failed release (the database blipped, as it may have just
-     * failed the job) is tried again after 50, 100, 200, 400 and 800 ms, never past the lease's end;
-     * if every attempt fails, the lease runs out after its TTL.
-     */
-    const release = (name: string, holder: string, held: Held): Effect.Effect<void> => {
-      const attempt = (n: number): Effect.Effect<void> =>
-        Effect.catchAll(leases.release(name, holder), () => {
-          const wait = RELEASE_FIRST_WAIT_MS * 2 ** n
-          return n + 1 >= RELEASE_ATTEMPTS || performance.now() + wait >= held.expiresBy
-            ? Effect.void
-            : Effect.zipRight(sleepLive(wait), attempt(n + 1))
-        })
-      return Effect.catchAllCause(attempt(0), () => Effect.void)
-    }
-
-    /** Renews the lease every third of its TTL; fails only when the lease is lost. */
-    const keepLease = (name: string, holder: string, held: Held): Effect.Effect<never, JobLeaseLost> => {
-      const beat: Effect.Effect<void, JobLeaseLost> = Effect.gen(function*() {
-        yield* sleepLive(ttlMs / 3)
-        const sent = performance.now()
-        const renewed = yield* Effect.either(leases.renew(name, holder, ttlMs))
-        if (Either.isRight(renewed)) {
-          if (!renewed.right) return yield* new JobLeaseLost({ job: name })
-          held.expiresBy = sent + ttlMs
-        } else if (performance.now() >= held.expiresBy) {
-          return yield* new JobLeaseLost({ job: name })
-        }
-      })
-      return Effect.forever(beat)
-    }
-
-    /**
-     * Claims the lease: `Some` when this run holds it, `None` when another holder's is running. A
-     * claim that failed because the database was unreachable or erred may have been taken all the
-     * same (its answer was lost): it is released (best effort) before the failure goes on. A claim that
-     * lost a race (`contention`) wrote nothing.
-     */
-    const claim = (name: string, holder: string): Effect.Effect<Option.Option<Held>, StorageError> =>
-      Effect.suspend(() => {
-        // Taken before the claim: the lease cannot expire earlier than this plus its TTL.
-        const held: Held = { expiresBy: performance.now() + ttlMs }
-        return leases.claim(name, holder, ttlMs).pipe(
-          Effect.map((claimed) => (claimed ? Option.some(held) : Option.none())),
-          Effect.tapError((e) => (e.reason === "contention" ? Effect.void : release(name, holder, held)))
-        )
-      })
-
-    const runExclusive: JobsShape["runExclusive"] = (name, job) =>
-      Effect.flatMap(newHolder, (holder) =>
-        Effect.acquireUseRelease(
-          claim(name, holder),
-          Option.match({
-            onNone: () => Effect.succeedNone,
-            // Both sides are interruptible even when the caller is not (a runner that lets a run finish
-            // on a signal): losing the lease stops the job, the job's end stops the renewals.
-            onSome: (held) =>
-              Effect.asSome(
-                Effect.raceFirst(Effect.interruptible(job), Effect.interruptible(keepLease(name, holder, held)))
-              )
-          }),
-          (claimed) => (Option.isSome(claimed) ? release(name, holder, claimed.value) : Effect.void)
-        ))
+    const runExclusive = makeRunExclusive(leases, { ttlMs, holderPrefix })
 
     /** Runs `work` under the job's lease and reports; a failure becomes a `failed` report. */
     const reported = <E>(job: JobName, lease: string, work: Effect.Effect<Readonly<Record<string, number>>, E>) =>
