@@ -1,9 +1,9 @@
 /**
  * `npm run demo`: starts the Express host on an embedded SQLite file with a few demo customers —
  * money in their wallets, a ticket with its BOOM credit, a note, a bank transfer matched by the
- * customer's payment code — and prints the URL, a development token per role, the SePay webhook
+ * customer's payment code, purchases (points, membership, RFM) and a return — and prints the URL, a development token per role, the SePay webhook
  * key, and `curl` lines to try every module: the 360 view, a deposit, a ticket, a webhook delivery,
- * the timeline, the customer's payment QR, live events.
+ * the timeline, the customer's payment QR, a purchase, a return, the RFM scores, live events.
  *
  * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
  * - The tokens and the webhook key are random per run unless `C360_TOKENS` / `C360_SEPAY_API_KEY`
@@ -66,6 +66,22 @@ await seed.transfers.receiveSepay({
   transferAmount: 250_000,
   referenceCode: "FT25308710231543"
 }, `Apikey ${transfers.sepayApiKey}`)
+// Purchases over the last weeks (points, level, RFM) and a return; references make them once.
+const day = 86_400_000
+const purchases = [
+  { phone: "0912345678", amount: 1_850_000, daysAgo: 40, items: [{ productId: "AO-01", name: "Áo sơ mi", quantity: 2, unitPrice: 925_000 }] },
+  { phone: "0912345678", amount: 2_400_000, daysAgo: 12, items: [{ productId: "QU-07", name: "Quần tây", quantity: 3, unitPrice: 800_000 }] },
+  { phone: "0912345678", amount: 3_200_000, daysAgo: 2, items: [{ productId: "GI-02", name: "Giày da", quantity: 1, unitPrice: 3_200_000 }] },
+  { phone: "0988888888", amount: 650_000, daysAgo: 75, items: [{ productId: "AO-01", name: "Áo sơ mi", quantity: 1, unitPrice: 650_000 }] }
+]
+for (const [i, p] of purchases.entries()) {
+  const reference = `demo-order-${i + 1}`
+  const existing = await seed.purchases.get(reference).catch(() => null)
+  if (existing === null) {
+    await seed.purchases.record({ phone: p.phone, amount: p.amount, reference, at: new Date(Date.now() - p.daysAgo * day), shopId: "HN01", items: p.items })
+  }
+}
+await seed.purchases.recordReturn({ purchaseReference: "demo-order-2", amount: 800_000, reference: "demo-return-1" })
 await seed.close()
 
 const app = await createApp({ database: { sqlite: filename }, tokens, transfers })
@@ -89,6 +105,11 @@ Try:
   curl -s -X POST ${url}/api/webhooks/sepay -H 'authorization: Apikey ${transfers.sepayApiKey}' -H 'content-type: application/json' -d '{"id":${Date.now()},"gateway":"Vietcombank","transactionDate":"2026-12-01 10:00:00","accountNumber":"${transfers.bankAccount}","content":"CK TU 0912.345.678 GD 464434-080625","transferType":"in","transferAmount":50000}'
   curl -s ${url}/api/customer/0912345678/timeline -H 'authorization: Bearer ${byRole.viewer}'      # everything, newest first
   curl -s ${url}/api/customer/0912345678/qr -H 'authorization: Bearer ${byRole.viewer}'      # the VietQR that pays with An's code ${an.paymentCode}
+  curl -s -X POST ${url}/api/purchases -H 'authorization: Bearer ${byRole.staff}' -H 'content-type: application/json' -d '{"phone":"0912345678","amount":450000,"reference":"demo-${Date.now().toString(36)}","items":[{"productId":"TAT-3","name":"Tất","quantity":3,"unitPrice":150000}]}'
+  curl -s -X POST ${url}/api/purchases/demo-order-3/returns -H 'authorization: Bearer ${byRole.staff}' -H 'content-type: application/json' -d '{"amount":200000,"reference":"demo-return-${Date.now().toString(36)}"}'
+  curl -s ${url}/api/customer/0912345678/rfm -H 'authorization: Bearer ${byRole.viewer}'      # R, F, M, tier, segment, and why
+  curl -s ${url}/api/customer/0912345678/points -H 'authorization: Bearer ${byRole.viewer}'
+  curl -s -X POST ${url}/api/jobs/rfm -H 'authorization: Bearer ${byRole.manager}'      # recompute every customer
   curl -s ${url}/api/balance-history/pending -H 'authorization: Bearer ${byRole.viewer}'
   curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
 
