@@ -27,6 +27,7 @@ import type { Channel, StoredEvent } from "./kernel/Events.js"
 import { nestsDeeperThan, tooDeep } from "./kernel/Nesting.js"
 import * as Phone from "./kernel/Phone.js"
 import * as Relay from "./platform/Relay.js"
+import type { RfmConfig } from "./kernel/Config.js"
 import { Wallets } from "./wallets/Wallets.js"
 import { Tickets } from "./tickets/Tickets.js"
 import * as Fiber from "effect/Fiber"
@@ -66,6 +67,10 @@ export interface Customer360Options {
     readonly shopPhones?: Iterable<string>
     readonly shopAccounts?: Iterable<string>
   }
+  /** RFM thresholds and mode (DOMAIN §6; docs/purchases.md#rfm); any left out are the defaults. */
+  readonly rfm?: Partial<RfmConfig>
+  /** Fraud rules replacing the three of DOMAIN §8 (docs/fraud.md). */
+  readonly fraud?: { readonly rules?: ReadonlyArray<unknown> }
 }
 
 /**
@@ -93,6 +98,12 @@ export type CustomersApi = Registry.ModuleFacades["customers"]
  * @since 0.2.0
  */
 export type TicketsApi = Registry.ModuleFacades["tickets"]
+
+/** Purchases, returns, points and membership, as Promises (the `Purchases` service). @since 0.3.0 */
+export type PurchasesApi = Registry.ModuleFacades["purchases"]
+
+/** RFM scores as of now and the recomputation, as Promises (the `Rfm` service). @since 0.3.0 */
+export type RfmApi = Registry.ModuleFacades["rfm"]
 
 /** The bank-transfer operations of the facade: those of the `Transfers` service, as Promises. @since 0.2.0 */
 export type TransfersApi = Registry.ModuleFacades["transfers"]
@@ -241,7 +252,13 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   const storage = await storageLayer(options.database)
   const clock = options.now === undefined ? Layer.empty : Layer.setClock(clockFrom(options.now))
   const runtime = ManagedRuntime.make(
-    Library.layer(storage, { timeZone: options.timeZone, phone: options.phone, transfers: options.transfers }).pipe(Layer.provide(clock), Layer.merge(clock))
+    Library.layer(storage, {
+      timeZone: options.timeZone,
+      phone: options.phone,
+      transfers: options.transfers,
+      rfm: options.rfm,
+      fraud: options.fraud
+    }).pipe(Layer.provide(clock), Layer.merge(clock))
   )
   const built = await Effect.runPromiseExit(runtime.runtimeEffect)
   if (Exit.isFailure(built)) {

@@ -67,6 +67,16 @@ export * as TransferMatcher from "./transfers/Matcher.js"
 export * as Transfers from "./transfers/Transfers.js"
 /** VietQR payloads (NAPAS EMVCo). @since 0.2.0 */
 export * as VietQr from "./transfers/VietQr.js"
+/** Purchases, returns, points and membership levels: the records and pure rules (DOMAIN §7, §7a). @since 0.3.0 */
+export * as Purchase from "./purchases/Purchase.js"
+/** The purchases service. @since 0.3.0 */
+export * as Purchases from "./purchases/Purchases.js"
+/** The pure RFM scorer: scores, tiers, segments, explanations, the quantile tie policy (DOMAIN §6). @since 0.3.0 */
+export * as RfmModel from "./purchases/Rfm.js"
+/** The RFM service: a customer's scores as of now, and the recomputation. @since 0.3.0 */
+export * as Rfm from "./purchases/RfmService.js"
+/** Business days in the configured time zone, as whole numbers. @since 0.3.0 */
+export * as BusinessDay from "./kernel/BusinessDay.js"
 /** Customers' payment codes (`N2…`). @since 0.2.0 */
 export * as PaymentCode from "./kernel/PaymentCode.js"
 
@@ -76,6 +86,8 @@ export {
   type Customer360Options,
   type CustomersApi,
   type NotesApi,
+  type PurchasesApi,
+  type RfmApi,
   type TicketsApi,
   type TimelineApi,
   type TransfersApi,
