@@ -390,8 +390,8 @@ export const make = Effect.gen(function*() {
       parts.push(returnsIn(s, s.anchorFrom, sql`customer_id`))
     }
     if (parts.length === 0) return Effect.succeed(0)
-    const union = parts.reduce((all, part) => sql`${all} UNION ${part}`)
-    return sql<{ n: unknown }>`SELECT count(*) AS n FROM (${union}) active`.pipe(
+    const union = parts.reduce((all, part) => sql`${all} UNION ALL ${part}`)
+    return sql<{ n: unknown }>`SELECT count(DISTINCT customer_id) AS n FROM (${union}) active`.pipe(
       Effect.map((rows) => int(rows[0]?.n ?? 0)),
       storage("counting the customers a fraud run evaluates")
     )
