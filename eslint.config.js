@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 const boundary = (message, regex) => ({
   "no-restricted-imports": ["error", { patterns: [{ regex, message }] }]
 })
-const MODULE_FOLDERS = ["customers", "notes", "wallets", "tickets", "transfers", "timeline"]
+const MODULE_FOLDERS = ["customers", "notes", "wallets", "tickets", "transfers", "stats", "timeline"]
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".data/**", ".scratch/**"] },

@@ -54,6 +54,10 @@ import * as TransferView from "./transfers/View.js"
 import { TimelineGroup } from "./timeline/Api.js"
 import * as TimelineHttp from "./timeline/Http.js"
 import * as TimelineService from "./timeline/Timeline.js"
+import { StatsGroup } from "./stats/Api.js"
+import * as StatsHttp from "./stats/Http.js"
+import * as StatsService from "./stats/Stats.js"
+import * as StatsRepository from "./stats/StatsRepository.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -167,6 +171,23 @@ export const transfers = {
 } satisfies Module<any, any, any, typeof TransfersGroup, any>
 
 /**
+ * Statistics (DOMAIN §7, docs/stats.md): no tables of its own; its repository reads the customers'
+ * totals and the purchases. `c360.stats.overview()` and `c360.stats.customer(phone)`.
+ *
+ * @internal
+ */
+export const stats = {
+  name: "stats",
+  migrations: {},
+  repositories: StatsRepository.layer as Layer.Layer<StatsRepository.StatsRepository, never, SqlClient.SqlClient | UnitOfWork>,
+  services: StatsService.layer,
+  api: StatsGroup,
+  handlers: StatsHttp.layer,
+  channels: [],
+  facade: { namespace: "stats", service: StatsService.Stats, rename: {}, omit: [] } as const
+} satisfies Module<any, any, any, typeof StatsGroup, any>
+
+/**
  * The timeline (DOMAIN §4a, docs/timeline.md): no tables of its own; it reads every module before it.
  * `c360.timeline(phone, options)` is its one operation.
  *
@@ -184,7 +205,7 @@ export const timeline = {
 } satisfies Module<never, any, any, typeof TimelineGroup, any>
 
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets, transfers, timeline] as const
+export const modules = [customers, notes, wallets, tickets, transfers, stats, timeline] as const
 
 type AnyModule = (typeof modules)[number]
 

@@ -1,0 +1,7 @@
+import { SqliteDatabase } from "../src/sqlite.js"
+import { statsContract } from "./contract/stats.js"
+
+statsContract(
+  "statistics on SQLite with deferred writes (D1's semantics)",
+  SqliteDatabase.layer({ filename: ":memory:", deferredWrites: true })
+)
