@@ -54,10 +54,26 @@ import * as TransferView from "./transfers/View.js"
 import { TimelineGroup } from "./timeline/Api.js"
 import * as TimelineHttp from "./timeline/Http.js"
 import * as TimelineService from "./timeline/Timeline.js"
+import { PurchasesGroup } from "./purchases/Api.js"
+import * as PurchasesHttp from "./purchases/Http.js"
+import * as PurchaseJobs from "./purchases/Jobs.js"
+import * as PurchaseMigrations from "./purchases/Migrations.js"
+import * as PurchaseRepository from "./purchases/PurchaseRepository.js"
+import * as PurchasesService from "./purchases/Purchases.js"
+import * as RfmRepository from "./purchases/RfmRepository.js"
+import * as RfmService from "./purchases/RfmService.js"
+import * as PurchasesView from "./purchases/View.js"
 import { StatsGroup } from "./stats/Api.js"
 import * as StatsHttp from "./stats/Http.js"
 import * as StatsService from "./stats/Stats.js"
 import * as StatsRepository from "./stats/StatsRepository.js"
+import { FraudGroup } from "./fraud/Api.js"
+import * as FraudRepository from "./fraud/FraudRepository.js"
+import * as FraudService from "./fraud/FraudService.js"
+import * as FraudHttp from "./fraud/Http.js"
+import * as FraudJobs from "./fraud/Jobs.js"
+import * as FraudMigrations from "./fraud/Migrations.js"
+import * as FraudView from "./fraud/View.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -85,6 +101,8 @@ export interface Module<Repositories, Services, ServicesIn, Group extends HttpAp
    * (see `Facade.ts`), with some renamed or left out.
    */
   readonly facade?: FacadeEntry | undefined
+  /** More namespaces, for a module with more than one service (purchases: `purchases` and `rfm`). */
+  readonly facades?: ReadonlyArray<FacadeEntry> | undefined
   /** Its scheduled jobs, by the key of their options in `JobsOptions` (`expiry` for `expire-credits`). */
   readonly jobs?: Readonly<Record<string, ScheduledJob<string, any, any>>> | undefined
 }
@@ -171,6 +189,49 @@ export const transfers = {
 } satisfies Module<any, any, any, typeof TransfersGroup, any>
 
 /**
+ * Purchases, returns, points and membership, and RFM scores and tiers (DOMAIN §6, §7, §7a,
+ * docs/purchases.md): two services, `c360.purchases` and `c360.rfm`; the daily `rfm` job.
+ *
+ * @internal
+ */
+export const purchases = {
+  name: "purchases",
+  migrations: PurchaseMigrations.migrations,
+  repositories: Layer.merge(PurchaseRepository.layer, RfmRepository.layer),
+  services: RfmService.layer.pipe(Layer.provideMerge(PurchasesService.layer)),
+  api: PurchasesGroup,
+  handlers: PurchasesHttp.layer,
+  viewParts: PurchasesView.viewParts,
+  channels: [],
+  facades: [
+    { namespace: "purchases", service: PurchasesService.Purchases, rename: {}, omit: [] },
+    // the recomputation is also the `rfm` job; `refresh` is the fraud module's
+    { namespace: "rfm", service: RfmService.Rfm, rename: {}, omit: ["refresh"] }
+  ] as const,
+  jobs: { rfm: PurchaseJobs.rfm }
+} satisfies Module<any, any, any, typeof PurchasesGroup, any>
+
+/**
+ * Fraud rules (DOMAIN §8, docs/fraud.md): decisions, flags, the daily `fraud` job;
+ * `c360.fraud.run()`, `backtest()`, `decisions(phone)`, `clearFlag()`.
+ *
+ * @internal
+ */
+export const fraud = {
+  name: "fraud",
+  migrations: FraudMigrations.migrations,
+  repositories: FraudRepository.layer,
+  services: FraudService.layer,
+  api: FraudGroup,
+  handlers: FraudHttp.layer,
+  viewParts: FraudView.viewParts,
+  channels: [],
+  // the 360 view reads `forCustomer`
+  facade: { namespace: "fraud", service: FraudService.Fraud, rename: {}, omit: ["forCustomer"] } as const,
+  jobs: { fraud: FraudJobs.fraudRun }
+} satisfies Module<any, any, any, typeof FraudGroup, any>
+
+/**
  * Statistics (DOMAIN §7, docs/stats.md): no tables of its own; its repository reads the customers'
  * totals and the purchases. `c360.stats.overview()` and `c360.stats.customer(phone)`.
  *
@@ -205,7 +266,7 @@ export const timeline = {
 } satisfies Module<never, any, any, typeof TimelineGroup, any>
 
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets, transfers, stats, timeline] as const
+export const modules = [customers, notes, wallets, tickets, transfers, purchases, fraud, stats, timeline] as const
 
 type AnyModule = (typeof modules)[number]
 
@@ -280,15 +341,18 @@ export type Promised<S> = {
 
 type Renamed<S, R> = { readonly [K in keyof S as K extends keyof R ? (R[K] extends string ? R[K] : K) : K]: S[K] }
 
-type FacadeOf<M> = M extends {
-  readonly facade: {
-    readonly namespace: infer N extends string
-    readonly service: Context.Tag<any, infer S>
-    readonly rename: infer R
-    readonly omit: ReadonlyArray<infer O extends string>
-  }
+type FacadeOfEntry<E> = E extends {
+  readonly namespace: infer N extends string
+  readonly service: Context.Tag<any, infer S>
+  readonly rename: infer R
+  readonly omit: ReadonlyArray<infer O extends string>
 } ? { readonly [K in N]: CallableAs<K, Promised<Renamed<Omit<S, O>, R>>> }
   : unknown
+
+type FacadeOf<M> = M extends unknown ?
+    & (M extends { readonly facade: infer E } ? FacadeOfEntry<E> : unknown)
+    & (M extends { readonly facades: infer L extends ReadonlyArray<unknown> } ? Intersection<FacadeOfEntry<L[number]>> : unknown)
+  : never
 
 /** A namespace with an operation of its own name is also that operation (`c360.timeline(phone)`). */
 type CallableAs<N, P> = N extends keyof P ? P[N] & P : P

@@ -164,7 +164,7 @@ describe("job runner (examples/jobs/runner.ts)", () => {
       expect(lines[0]).toContain(` INFO runner=started `)
       expect(lines[0]).toMatch(/ holder=\S+:\d+ database=sqlite sink=log /)
       expect(lines[0]).toContain(` sink=log ${scheduled} time_zone=Asia/Ho_Chi_Minh relay_poll_ms=100`)
-      expect(lines[0].endsWith("relay_poll_ms=100")).toBe(true)
+      expect(lines[0]!.endsWith("relay_poll_ms=100")).toBe(true)
       expect(lines.filter((l) => / INFO event id=evt_\S+ type=\S+ channel=\S+ subject=\S+ position=\d+ occurred_at=\S+$/.test(l))).toHaveLength(2)
       expect(lines[lines.length - 1]).toMatch(/ INFO runner=stopped$/)
       // idle relay runs are logged at debug level only

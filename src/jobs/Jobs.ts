@@ -162,6 +162,7 @@ export { JobLeaseLost } from "../platform/Exclusive.js"
  * - `expiry`: `batchSize` (default 5000) and `maxBatches` per run (default: until none is due).
  * - `deadlines` (`ticket-deadlines`): `batchSize` (default 200) and `maxBatches` per run (default: all).
  * - `rfm`: customers per batch (`batchSize`, default 5000) and `maxBatches` per run (default: all).
+ * - `fraud`: customers per batch of the fraud run (`batchSize`, default 5000; docs/fraud.md).
  * - `relay`: `name` of the relay's checkpoint (default `"jobs"`; not a name an in-process
  *   subscriber uses), `from` for its first run (`"end"`, the default, or `"start"`), `batchSize`
  *   (default 500) and `maxBatches` per run (default 20).
@@ -182,6 +183,9 @@ export interface JobsOptions {
   readonly rfm?: {
     readonly batchSize?: number | undefined
     readonly maxBatches?: number | undefined
+  } | undefined
+  readonly fraud?: {
+    readonly batchSize?: number | undefined
   } | undefined
   readonly relay?: {
     readonly name?: string | undefined
@@ -238,6 +242,9 @@ const decodeOptions = decoder(
     rfm: Schema.optional(Schema.Struct({
       batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000))),
       maxBatches: Schema.optional(Positive)
+    })),
+    fraud: Schema.optional(Schema.Struct({
+      batchSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000)))
     })),
     relay: Schema.optional(Schema.Struct({
       name: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
