@@ -431,7 +431,7 @@ export const fromDomain = (e: { readonly _tag: string; readonly message: string 
       return apiError("CUSTOMER_BLACKLISTED", e.message, { customerId: e.customerId })
     case "ReturnExceedsPurchase":
       return apiError("RETURN_EXCEEDS_PURCHASE", e.message, { purchaseReference: e.purchaseReference, returnable: e.returnable })
-    case "FlagNotFound":
+    case "FraudFlagNotFound":
       return apiError("FLAG_NOT_FOUND", e.message, { flag: e.flag })
     case "InsufficientFunds":
       return apiError("INSUFFICIENT_FUNDS", e.message, { available: e.available, requested: e.requested })
