@@ -356,7 +356,7 @@ export interface RuleHit {
 
 /**
  * A rate as a percentage with at most one decimal, rounded down: 2 of 2 is `"100%"`, 2 of 3
- * `"66.6%"`, 51 of 101 `"50.4%"` (never shown as 50 % when it is above).
+ * `"66.6%"`, 51 of 101 `"50.4%"`. For display: the counts beside it in the evidence are exact.
  *
  * @since 0.3.0
  */
