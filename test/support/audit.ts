@@ -12,7 +12,11 @@ export const WRITTEN_TABLES = [
   "c360_tickets",
   "c360_ticket_actions",
   "c360_ticket_stats",
-  "c360_bank_transfers"
+  "c360_bank_transfers",
+  "c360_fraud_rules",
+  "c360_fraud_runs",
+  "c360_fraud_decisions",
+  "c360_fraud_flags"
 ] as const
 
 /**
