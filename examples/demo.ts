@@ -3,7 +3,8 @@
  * money in their wallets, a ticket with its BOOM credit, a note, a bank transfer matched by the
  * customer's payment code, purchases (points, membership, RFM) and a return — and prints the URL, a development token per role, the SePay webhook
  * key, and `curl` lines to try every module: the 360 view, a deposit, a ticket, a webhook delivery,
- * the timeline, the customer's payment QR, a purchase, a return, the RFM scores, live events.
+ * the timeline, the customer's payment QR, a purchase, a return, the RFM scores, statistics, the
+ * fraud rules, live events.
  *
  * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
  * - The tokens and the webhook key are random per run unless `C360_TOKENS` / `C360_SEPAY_API_KEY`
@@ -110,6 +111,10 @@ Try:
   curl -s ${url}/api/customer/0912345678/rfm -H 'authorization: Bearer ${byRole.viewer}'      # R, F, M, tier, segment, and why
   curl -s ${url}/api/customer/0912345678/points -H 'authorization: Bearer ${byRole.viewer}'
   curl -s -X POST ${url}/api/jobs/rfm -H 'authorization: Bearer ${byRole.manager}'      # recompute every customer
+  curl -s ${url}/api/customers/stats -H 'authorization: Bearer ${byRole.viewer}'      # the shop's overview
+  curl -s ${url}/api/customer/0912345678/stats -H 'authorization: Bearer ${byRole.viewer}'      # orders, top products, months
+  curl -s -X POST ${url}/api/jobs/fraud -H 'authorization: Bearer ${byRole.manager}'      # run the fraud rules
+  curl -s ${url}/api/customer/0912345678/fraud -H 'authorization: Bearer ${byRole.viewer}'      # flags and decisions, with evidence
   curl -s ${url}/api/balance-history/pending -H 'authorization: Bearer ${byRole.viewer}'
   curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
 

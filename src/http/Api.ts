@@ -32,6 +32,8 @@ import { WalletView } from "../wallets/Wallet.js"
 import { ActivityJson, NoteJson } from "../notes/Api.js"
 import { TicketJson } from "../tickets/Api.js"
 import { TransferJson } from "../transfers/Api.js"
+import { MembershipJson, PurchaseJson, RfmJson } from "../purchases/Api.js"
+import { FraudDecisionJson, FraudFlagJson } from "../fraud/Api.js"
 
 export type { ApiError, ErrorCode, RolePolicy } from "../platform/http/HttpKit.js"
 export {
@@ -68,6 +70,19 @@ export {
 } from "../tickets/Api.js"
 export { LinkBody, LinkedJson, ResolveBody, TransferJson, TransferPageJson, TransfersGroup } from "../transfers/Api.js"
 export { TimelineEntryJson, TimelineGroup, TimelinePageJson } from "../timeline/Api.js"
+export {
+  MembershipJson,
+  PurchaseBody,
+  PurchaseDetailsJson,
+  PurchaseJson,
+  PurchaseResultJson,
+  PurchasesGroup,
+  ReturnBody,
+  ReturnResultJson,
+  RfmJson
+} from "../purchases/Api.js"
+export { BacktestBody, CustomerFraudJson, FraudDecisionJson, FraudFlagJson, FraudGroup, RunReportJson } from "../fraud/Api.js"
+export { StatsGroup } from "../stats/Api.js"
 
 /** The 360 view of one customer: the profile and every module's part. @since 0.1.0 */
 export const CustomerView = Schema.Struct({
@@ -77,7 +92,11 @@ export const CustomerView = Schema.Struct({
   notes: Schema.Struct({ items: Schema.Array(NoteJson), nextCursor: Schema.NullOr(Schema.String) }),
   activities: Schema.Struct({ items: Schema.Array(ActivityJson), nextCursor: Schema.NullOr(Schema.String) }),
   tickets: Schema.Array(TicketJson),
-  transfers: Schema.Array(TransferJson)
+  transfers: Schema.Array(TransferJson),
+  rfm: Schema.NullOr(RfmJson),
+  membership: MembershipJson,
+  purchases: Schema.Array(PurchaseJson),
+  fraud: Schema.Struct({ flags: Schema.Array(FraudFlagJson), decisions: Schema.Array(FraudDecisionJson) })
 }).annotations({ identifier: "CustomerView" })
 
 /** Body of `GET /health`. @since 0.1.0 */
@@ -90,7 +109,7 @@ export class ViewGroup extends HttpApiGroup.make("view")
       .addSuccess(CustomerView)
       .annotate(
         OpenApi.Summary,
-        "The 360 view of a customer: profile, wallet, latest transactions, tickets, notes, activities, transfers"
+        "The 360 view of a customer: profile, wallet, latest transactions, tickets, notes, activities, transfers, RFM, membership, purchases, fraud flags"
       )
   )
   .middleware(Authentication)
