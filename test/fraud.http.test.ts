@@ -75,8 +75,10 @@ describe("fraud over HTTP (SQLite, in process)", () => {
       ruleVersion: 1,
       action: "suspicious",
       windowFrom: expect.stringMatching(/Z$/),
-      evidence: { count: 6, transactionIds }
+      evidence: { count: 6 }
     })
+    // exactly the transactions behind it (ordered by time, then id: several share a millisecond here)
+    expect([...reply.body.decisions[0].evidence.transactionIds].sort()).toEqual([...transactionIds].sort())
     expect((await call("GET", `/api/customer/${phone}/fraud?limit=0`, "viewer")).status).toBe(400)
     expect((await call("GET", `/api/customer/${freshPhone()}/fraud`, "viewer")).body.error.code).toBe("CUSTOMER_NOT_FOUND")
     expect((await call("GET", `/api/customer/${phone}/fraud`, null)).status).toBe(401)
@@ -92,14 +94,14 @@ describe("fraud over HTTP (SQLite, in process)", () => {
     expect((await call("POST", "/api/fraud/backtest", "manager", { ...body, from: "not a date" })).body.error.code).toBe("VALIDATION_ERROR")
   })
 
-  it("POST /api/customer/:phone/fraud/flags/:flag/clear clears it with the reason, as the token's name (manager only); again → 404 NOT_FOUND; no reason → 400", async () => {
+  it("POST /api/customer/:phone/fraud/flags/:flag/clear clears it with the reason, as the token's name (manager only); again → 404 FLAG_NOT_FOUND; no reason → 400", async () => {
     const path = `/api/customer/${phone}/fraud/flags/suspicious/clear`
     expect((await call("POST", path, "staff", { reason: "checked" })).status).toBe(403)
     expect((await call("POST", path, "manager", { reason: " " })).body.error.code).toBe("VALIDATION_ERROR")
     const cleared = await call("POST", path, "manager", { reason: "the customer's own savings" })
     expect(cleared.status).toBe(200)
     expect(cleared.body).toMatchObject({ tier: "new", flag: { flag: "suspicious", clearedBy: "lan.nguyen", clearReason: "the customer's own savings" } })
-    expect(await call("POST", path, "manager", { reason: "again" })).toMatchObject({ status: 404, body: { error: { code: "NOT_FOUND" } } })
+    expect(await call("POST", path, "manager", { reason: "again" })).toMatchObject({ status: 404, body: { error: { code: "FLAG_NOT_FOUND", details: { flag: expect.any(String) } } } })
     expect((await call("GET", `/api/customer/${phone}/fraud`, "viewer")).body.flags).toEqual([])
   })
 })
