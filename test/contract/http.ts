@@ -181,17 +181,31 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "/api/balance-history/{id}",
           "/api/customer/{phone}",
           "/api/customer/{phone}/activities",
+          "/api/customer/{phone}/fraud",
+          "/api/customer/{phone}/fraud/flags/{flag}/clear",
+          "/api/customer/{phone}/membership",
           "/api/customer/{phone}/notes",
+          "/api/customer/{phone}/points",
+          "/api/customer/{phone}/purchases",
           "/api/customer/{phone}/qr",
+          "/api/customer/{phone}/rfm",
+          "/api/customer/{phone}/stats",
           "/api/customer/{phone}/timeline",
           "/api/customers",
           "/api/customers/recent",
           "/api/customers/search",
+          "/api/customers/stats",
           "/api/customers/{id}",
           "/api/events",
+          "/api/fraud/backtest",
           "/api/jobs/expire-credits",
+          "/api/jobs/fraud",
+          "/api/jobs/rfm",
           "/api/jobs/ticket-deadlines",
           "/api/openapi.json",
+          "/api/purchases",
+          "/api/purchases/{reference}",
+          "/api/purchases/{reference}/returns",
           "/api/ticket",
           "/api/ticket/{code}",
           "/api/ticket/{code}/action",
@@ -215,7 +229,12 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "IDEMPOTENCY_CONFLICT",
           "INVALID_TRANSITION",
           "INVALID_ACTION",
-          "TRANSFER_ALREADY_LINKED"
+          "TRANSFER_ALREADY_LINKED",
+          "CUSTOMER_BLACKLISTED"
+        ])
+        expect(reply.body.components.schemas.Unprocessable.properties.error.properties.code.enum).toEqual([
+          "INSUFFICIENT_FUNDS",
+          "RETURN_EXCEEDS_PURCHASE"
         ])
         // the webhook is SePay's: no bearer scheme on it
         expect(reply.body.paths["/api/webhooks/sepay"].post.security ?? []).toEqual([])
