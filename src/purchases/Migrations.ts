@@ -19,6 +19,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { versionGuard } from "../platform/sql/Migrations.js"
 
 const purchases = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -85,19 +86,7 @@ const purchases = Effect.gen(function*() {
     PRIMARY KEY (dimension, value)
   )`
   yield* sql`ALTER TABLE c360_customers ADD COLUMN purchase_version BIGINT NOT NULL DEFAULT 0`
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      Effect.zipRight(
-        sql.unsafe(`CREATE FUNCTION c360_purchase_version_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'c360: stale purchase version'; END $$`),
-        sql`CREATE TRIGGER c360_customers_purchase_version_guard BEFORE UPDATE OF purchase_version ON c360_customers
-          FOR EACH ROW WHEN (NEW.purchase_version <> OLD.purchase_version + 1) EXECUTE FUNCTION c360_purchase_version_guard()`
-      ),
-    orElse: () =>
-      sql`CREATE TRIGGER c360_customers_purchase_version_guard BEFORE UPDATE OF purchase_version ON c360_customers
-        WHEN NEW.purchase_version <> OLD.purchase_version + 1
-        BEGIN SELECT RAISE(ABORT, 'c360: stale purchase version'); END`
-  })
+  yield* versionGuard("c360_customers", "purchase", "purchase_version")
 })
 
 /** @internal */

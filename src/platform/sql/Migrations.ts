@@ -91,25 +91,28 @@ export const migrate = (all: Migrations) => Effect.gen(function*() {
 })
 
 /**
- * The version guard of a table (the wallets', tickets' and transfers' rows): its `version` column may
- * only ever step by one. A write planned on a read sets `version` to the value it read plus one; if
- * another write got in between, the trigger refuses it with a message starting `c360: stale` (a
- * `StaleWrite` failure), and the write's unit of work runs again. `version = version + 1` always passes.
+ * The version guard of a table (the tickets' and transfers' rows; the customers' `purchase_version`):
+ * its version column may only ever step by one. A write planned on a read sets it to the value it
+ * read plus one; if another write got in between, the trigger refuses it with a message starting
+ * `c360: stale` (a `StaleWrite` failure), and the write's unit of work runs again. `version = version
+ * + 1` always passes.
  *
  * @internal
  */
-export const versionGuard = (table: string, what: string): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+export const versionGuard = (table: string, what: string, column = "version"): Effect.Effect<void, SqlError, SqlClient.SqlClient> => {
+  const name = column === "version" ? `${table}_version_guard` : `${table}_${column}_guard`
+  return Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql.onDialectOrElse({
       pg: () =>
         Effect.zipRight(
-          sql.unsafe(`CREATE FUNCTION ${table}_version_guard_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+          sql.unsafe(`CREATE FUNCTION ${name}_fn() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'c360: stale ${what} version'; END $$`),
-          sql.unsafe(`CREATE TRIGGER ${table}_version_guard BEFORE UPDATE OF version ON ${table}
-            FOR EACH ROW WHEN (NEW.version <> OLD.version + 1) EXECUTE FUNCTION ${table}_version_guard_fn()`)
+          sql.unsafe(`CREATE TRIGGER ${name} BEFORE UPDATE OF ${column} ON ${table}
+            FOR EACH ROW WHEN (NEW.${column} <> OLD.${column} + 1) EXECUTE FUNCTION ${name}_fn()`)
         ),
       orElse: () =>
-        sql.unsafe(`CREATE TRIGGER ${table}_version_guard BEFORE UPDATE OF version ON ${table}
-          WHEN NEW.version <> OLD.version + 1
+        sql.unsafe(`CREATE TRIGGER ${name} BEFORE UPDATE OF ${column} ON ${table}
+          WHEN NEW.${column} <> OLD.${column} + 1
           BEGIN SELECT RAISE(ABORT, 'c360: stale ${what} version'); END`)
     })).pipe(Effect.asVoid)
+}
