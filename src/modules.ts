@@ -205,8 +205,8 @@ export const purchases = {
   channels: [],
   facades: [
     { namespace: "purchases", service: PurchasesService.Purchases, rename: {}, omit: [] },
-    // the recomputation is also the `rfm` job; `refresh` is the fraud module's
-    { namespace: "rfm", service: RfmService.Rfm, rename: {}, omit: ["refresh"] }
+    // `refresh` is the fraud module's; `recomputeHeld` the `rfm` job's
+    { namespace: "rfm", service: RfmService.Rfm, rename: {}, omit: ["refresh", "recomputeHeld"] }
   ] as const,
   jobs: { rfm: PurchaseJobs.rfm }
 } satisfies Module<any, any, any, typeof PurchasesGroup, any>

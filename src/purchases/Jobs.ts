@@ -11,7 +11,7 @@ import { type RecomputeOptions, Rfm } from "./RfmService.js"
 export const rfmCron = "0 3 * * *"
 
 /**
- * `rfm`: `Rfm.recompute` over every customer, in batches; counts `customers`, `changed` (tiers, one
+ * `rfm`: `Rfm.recomputeHeld` over every customer, in batches (the runner holds the `rfm` lease); counts `customers`, `changed` (tiers, one
  * `customer.tier_changed` each) and `batches`.
  *
  * @since 0.3.0
@@ -19,5 +19,5 @@ export const rfmCron = "0 3 * * *"
 export const rfm: ScheduledJob<"rfm", RecomputeOptions | undefined, Rfm> = {
   name: "rfm",
   cron: rfmCron,
-  run: (options) => Effect.flatMap(Rfm, (service) => Effect.map(service.recompute(options ?? {}), (r) => ({ ...r })))
+  run: (options) => Effect.flatMap(Rfm, (service) => Effect.map(service.recomputeHeld(options ?? {}), (r) => ({ ...r })))
 }

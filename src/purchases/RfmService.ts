@@ -21,6 +21,8 @@ import type { StorageError, ValidationError } from "../kernel/Errors.js"
 import { decoder } from "../kernel/Input.js"
 import type * as Phone from "../kernel/Phone.js"
 import { withSpans } from "../kernel/Spans.js"
+import { makeRunExclusive } from "../platform/Exclusive.js"
+import { JobLeases } from "../platform/JobLeases.js"
 import { PurchaseRepository } from "./PurchaseRepository.js"
 import { explain, type RfmResult, type Score, scoreCustomer, type SegmentName } from "./Rfm.js"
 import { type CustomerRange, RfmRepository, type ScoringTime } from "./RfmRepository.js"
@@ -74,12 +76,31 @@ export interface RfmShape {
   /**
    * Scores every customer in the database, in batches of `batchSize` customers, each batch one
    * unit of work; a tier that changes gets one `customer.tier_changed` event; a re-run that finds
-   * nothing new writes no event. Safe to run concurrently with purchases and with itself.
+   * nothing new writes no event. Exclusive across processes with the daily `rfm` job and other
+   * on-demand runs: it holds the job's lease (`rfm`) while it runs, and fails `RecomputeRunning`
+   * without doing anything when another holds it. Safe to run concurrently with purchases.
    */
-  readonly recompute: (options?: RecomputeOptions) => Effect.Effect<RecomputeReport, ValidationError | StorageError>
+  readonly recompute: (options?: RecomputeOptions) => Effect.Effect<RecomputeReport, RecomputeRunning | ValidationError | StorageError>
+  /** {@link RfmShape.recompute} without the lease, for the `rfm` job (which the job runner runs under it). */
+  readonly recomputeHeld: (options?: RecomputeOptions) => Effect.Effect<RecomputeReport, ValidationError | StorageError>
   /** Scores one customer now (fixed mode), as the recomputation would; the number of tier changes (0 or 1). */
   readonly refresh: (customerId: string) => Effect.Effect<number, StorageError>
 }
+
+/**
+ * Another process (the daily `rfm` job, or an on-demand run) is recomputing the RFM scores now; this
+ * run did nothing. Try again when it is done.
+ *
+ * @since 0.3.0
+ */
+export class RecomputeRunning extends Schema.TaggedError<RecomputeRunning>()("RecomputeRunning", {}) {
+  override get message(): string {
+    return "An RFM recomputation is already running (the rfm job or another on-demand run); this one did nothing"
+  }
+}
+
+/** The lease an RFM recomputation holds: the `rfm` job's. @since 0.3.0 */
+export const RFM_LEASE = "rfm"
 
 /** The Rfm service. @since 0.3.0 */
 export class Rfm extends Context.Tag("customer360/Rfm")<Rfm, RfmShape>() {}
@@ -98,6 +119,7 @@ export const make = Effect.gen(function*() {
   const repo = yield* RfmRepository
   const customers = yield* Customers
   const config = yield* Customer360Config
+  const leases = yield* JobLeases
   const c = config.rfm
 
   const time = Effect.map(Clock.currentTimeMillis, (now): ScoringTime => ({ now, today: businessDay(now, config.timeZone) }))
@@ -152,7 +174,7 @@ export const make = Effect.gen(function*() {
       return { batches, total }
     })
 
-  const recompute: RfmShape["recompute"] = (raw) =>
+  const recomputeHeld: RfmShape["recomputeHeld"] = (raw) =>
     Effect.gen(function*() {
       const options = yield* decodeOptions(raw ?? {})
       const size = options.batchSize ?? 5000
@@ -168,14 +190,22 @@ export const make = Effect.gen(function*() {
       return { customers: yield* repo.count, changed: second.total, batches: first.batches + second.batches }
     })
 
+  const exclusive = makeRunExclusive(leases, { ttlMs: 30_000, holderPrefix: "customer360:rfm" })
+  const recompute: RfmShape["recompute"] = (raw) =>
+    exclusive(RFM_LEASE, recomputeHeld(raw)).pipe(
+      // a lost lease means another run took over: this one stopped, as when it found it held
+      Effect.catchTag("JobLeaseLost", () => Effect.fail(new RecomputeRunning())),
+      Effect.flatMap(Option.match({ onNone: () => Effect.fail(new RecomputeRunning()), onSome: Effect.succeed }))
+    )
+
   const refresh: RfmShape["refresh"] = (customerId) =>
     Effect.flatMap(time, (at) => repo.scoreRange({ after: null, upTo: null, only: customerId }, at, c))
 
-  return Rfm.of(withSpans("Rfm", { get, recompute, refresh }))
+  return Rfm.of(withSpans("Rfm", { get, recompute, recomputeHeld, refresh }))
 })
 
 /** @since 0.3.0 */
-export const layer: Layer.Layer<Rfm, never, PurchaseRepository | RfmRepository | Customers | Customer360Config> = Layer.effect(
+export const layer: Layer.Layer<Rfm, never, PurchaseRepository | RfmRepository | Customers | Customer360Config | JobLeases> = Layer.effect(
   Rfm,
   make
 )

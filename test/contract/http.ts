@@ -230,7 +230,8 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "INVALID_TRANSITION",
           "INVALID_ACTION",
           "TRANSFER_ALREADY_LINKED",
-          "CUSTOMER_BLACKLISTED"
+          "CUSTOMER_BLACKLISTED",
+          "JOB_RUNNING"
         ])
         expect(reply.body.components.schemas.Unprocessable.properties.error.properties.code.enum).toEqual([
           "INSUFFICIENT_FUNDS",
