@@ -326,7 +326,7 @@ export const make = Effect.gen(function*() {
             points: w.ret.points,
             at: w.ret.at.getTime(),
             business_day: w.businessDay,
-            created_at: w.ret.at.getTime()
+            created_at: w.customer.updatedAt // recorded now; `at` is when it happened
           })
         }`,
         sql`UPDATE c360_purchases SET returned = ${w.purchase.returned}, points_returned = ${w.purchase.pointsReturned}

@@ -306,8 +306,10 @@ export const make = Effect.gen(function*() {
             items.map((i) => [i.productId, i.name, i.quantity, i.unitPrice])
           ])
           // the first attempt does not look the reference up: a reference used before fails the
-          // insert (its unique key), and the attempt that follows finds it
-          if (attempt > 1) {
+          // insert (its unique key), and the attempt that follows finds it. A blacklisted customer's
+          // is looked up first: a repeat of a purchase recorded before the blacklisting (a client's
+          // retry) still answers its first result; only a new purchase is refused.
+          if (attempt > 1 || customer.tier === "blacklist") {
             const existing = yield* repo.findByReference(input.reference)
             if (Option.isSome(existing)) {
               if (existing.value.fingerprint !== fingerprint) return yield* new IdempotencyConflict({ reference: input.reference })
@@ -403,15 +405,21 @@ export const make = Effect.gen(function*() {
         if (at < purchase.at.getTime()) {
           return yield* ValidationError.single("at", "must not be before the purchase")
         }
-        const returnable = purchase.amount - purchase.returned
-        const amount = requested ?? returnable
-        if (amount === 0 || amount > returnable) {
-          return yield* new ReturnExceedsPurchase({ purchaseReference: purchase.reference, amount, returnable })
-        }
         const customer = yield* customers.get(purchase.customerId)
         const today = businessDay(now, config.timeZone)
         const before = Option.getOrElse(yield* repo.state(customer.id, windowStart(today)), () => fresh(customer))
-        const taken = pointsTakenBack(purchase.returned, purchase.returned + amount)
+        // What is left of the purchase is read again, after its customer's figures: a return of it
+        // committed since the first read either shows here, or it stepped the customer's
+        // `purchase_version` after the figures were read, and the version guard refuses this write
+        // (its unit of work runs again). Planned on the first read alone, two concurrent returns
+        // would both write `returned` from the same value — more returned than bought.
+        const current = Option.getOrElse(yield* repo.findByReference(input.purchaseReference), () => stored.value).purchase
+        const returnable = current.amount - current.returned
+        const amount = requested ?? returnable
+        if (amount === 0 || amount > returnable) {
+          return yield* new ReturnExceedsPurchase({ purchaseReference: current.reference, amount, returnable })
+        }
+        const taken = pointsTakenBack(current.returned, current.returned + amount)
         const totalSpent = Math.max(0, before.totalSpent - amount)
         const result = rescore(customer, { lastDay: before.lastDay, frequency: before.frequency, monetary: totalSpent }, now, today)
         const figures: CustomerFigures = {
@@ -436,9 +444,9 @@ export const make = Effect.gen(function*() {
           at: new Date(at)
         })
         const purchaseAfter = new Purchase({
-          ...purchase,
-          returned: purchase.returned + amount,
-          pointsReturned: purchase.pointsReturned + taken
+          ...current,
+          returned: current.returned + amount,
+          pointsReturned: current.pointsReturned + taken
         })
         yield* repo.recordReturn({
           ret,
