@@ -410,6 +410,7 @@ const pgSide = async (): Promise<EngineSide> => {
   const size = await pgDatabases.admin(async (c) => Number((await c.query(`SELECT pg_database_size($1) AS s`, [database])).rows[0].s))
   describeLoad("PostgreSQL", loaded, `${mb(size)}`, t0)
   const client = new pg.Client({ connectionString: url, application_name: "c360-bench-fraud" })
+  client.on("error", () => undefined) // the database dropped under it (Ctrl-C): the run is over anyway
   await client.connect()
   const queries = stateQueries()
   return {
