@@ -19,8 +19,15 @@ import { CustomersGroup } from "./customers/Api.js"
 import * as CustomerRepository from "./customers/CustomerRepository.js"
 import * as Customers from "./customers/Customers.js"
 import * as CustomersHttp from "./customers/Http.js"
+import * as WalletMerge from "./wallets/Merge.js"
+import * as NotesMerge from "./notes/Merge.js"
+import * as TicketMerge from "./tickets/Merge.js"
+import * as TransferMerge from "./transfers/Merge.js"
+import * as PurchaseMerge from "./purchases/Merge.js"
+import * as FraudMerge from "./fraud/Merge.js"
 import * as CustomerMigrations from "./customers/Migrations.js"
 import { layerViewParts, type ViewPart, ViewParts } from "./customers/View360.js"
+import { layerMergeParts, type MergePart, MergeParts } from "./customers/Merge.js"
 import type { Channel } from "./kernel/Events.js"
 import * as PlatformMigrations from "./platform/sql/Migrations.js"
 import type { ScheduledJob } from "./platform/ScheduledJob.js"
@@ -94,6 +101,8 @@ export interface Module<Repositories, Services, ServicesIn, Group extends HttpAp
   readonly handlers: Layer.Layer<HttpApiGroup.ApiGroup<"customer360", HttpApiGroup.HttpApiGroup.Name<Group>>, never, HandlersIn>
   /** Its parts of the 360 view, if any. */
   readonly viewParts?: Effect.Effect<ReadonlyArray<ViewPart>, never, Services> | undefined
+  /** How it moves what it holds of a profile merged into another (docs/merge.md), if it holds anything. */
+  readonly mergeParts?: Effect.Effect<ReadonlyArray<MergePart>, never, any> | undefined
   /** The outbox channels its events go to. */
   readonly channels: ReadonlyArray<Channel>
   /**
@@ -124,7 +133,13 @@ export const customers = {
   api: CustomersGroup,
   handlers: CustomersHttp.layer,
   channels: ["customers"],
-  facade: { namespace: "customers", service: Customers.Customers, rename: { view360: "view" }, omit: [] } as const
+  facade: {
+    namespace: "customers",
+    service: Customers.Customers,
+    rename: { view360: "view" },
+    // the identity module's
+    omit: ["createForUser"]
+  } as const
 } satisfies Module<any, any, any, typeof CustomersGroup, any>
 
 /** Wallets (DOMAIN §3, docs/wallets.md). @internal */
@@ -136,6 +151,7 @@ export const wallets = {
   api: WalletsGroup,
   handlers: WalletsHttp.layer,
   viewParts: WalletView.viewParts,
+  mergeParts: WalletMerge.mergeParts,
   channels: ["wallets"],
   // expiry is a job: the facade has it under `jobs`
   facade: { namespace: "wallets", service: Wallets.Wallets, rename: {}, omit: ["expireCredits", "ledgerOf"] } as const,
@@ -151,6 +167,7 @@ export const notes = {
   api: NotesGroup,
   handlers: NotesHttp.layer,
   viewParts: NotesView.viewParts,
+  mergeParts: NotesMerge.mergeParts,
   channels: [],
   facade: { namespace: "notes", service: NotesService.Notes, rename: {}, omit: ["notesOf", "activitiesOf"] } as const
 } satisfies Module<any, any, any, typeof NotesGroup, any>
@@ -164,6 +181,7 @@ export const tickets = {
   api: TicketsGroup,
   handlers: TicketsHttp.layer,
   viewParts: TicketView.viewParts,
+  mergeParts: TicketMerge.mergeParts,
   channels: ["tickets"],
   // the deadline check is a job: the facade has it under `jobs`; the timeline reads the history
   facade: {
@@ -184,6 +202,7 @@ export const transfers = {
   api: TransfersGroup,
   handlers: TransfersHttp.layer,
   viewParts: TransferView.viewParts,
+  mergeParts: TransferMerge.mergeParts,
   channels: ["transfers"],
   facade: { namespace: "transfers", service: TransfersService.Transfers, rename: {}, omit: ["forCustomer"] } as const
 } satisfies Module<any, any, any, typeof TransfersGroup, any>
@@ -202,6 +221,7 @@ export const purchases = {
   api: PurchasesGroup,
   handlers: PurchasesHttp.layer,
   viewParts: PurchasesView.viewParts,
+  mergeParts: PurchaseMerge.mergeParts,
   channels: [],
   facades: [
     { namespace: "purchases", service: PurchasesService.Purchases, rename: {}, omit: [] },
@@ -225,6 +245,7 @@ export const fraud = {
   api: FraudGroup,
   handlers: FraudHttp.layer,
   viewParts: FraudView.viewParts,
+  mergeParts: FraudMerge.mergeParts,
   channels: [],
   // the 360 view reads `forCustomer`
   facade: { namespace: "fraud", service: FraudService.Fraud, rename: {}, omit: ["forCustomer"] } as const,
@@ -299,8 +320,10 @@ export const repositories = Layer.mergeAll(
  */
 export const services = Layer.effectDiscard(Effect.gen(function*() {
   const parts = yield* ViewParts
+  const merging = yield* MergeParts
   for (const m of modules) {
     if ("viewParts" in m) parts.register(yield* m.viewParts)
+    if ("mergeParts" in m) merging.register(yield* (m.mergeParts as Effect.Effect<ReadonlyArray<MergePart>>))
   }
 })).pipe(
   // in dependency order: a module's services may use the services of the modules before it
@@ -309,11 +332,12 @@ export const services = Layer.effectDiscard(Effect.gen(function*() {
       next.pipe(Layer.provideMerge(built))
     )
   ),
-  Layer.provideMerge(layerViewParts)
+  Layer.provideMerge(layerViewParts),
+  Layer.provideMerge(layerMergeParts)
 ) as Layer.Layer<
   ModuleServices | ViewParts,
   never,
-  Exclude<ContextOf<AnyModule["services"]>, ModuleServices | ViewParts>
+  Exclude<ContextOf<AnyModule["services"]>, ModuleServices | ViewParts | MergeParts>
 >
 
 /** Every module's HTTP handlers. @internal */

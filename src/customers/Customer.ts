@@ -43,6 +43,17 @@ export const CustomerStatus = Schema.Literal("active", "inactive", "blocked")
 /** @since 0.1.0 */
 export type CustomerStatus = typeof CustomerStatus.Type
 
+/**
+ * A profile's status as read: one of {@link CustomerStatus}, or `merged` for a profile merged into
+ * another (DOMAIN §9a; its `mergedInto` says which). `merged` is never set by an update: only a merge
+ * makes it, and nothing undoes it.
+ *
+ * @since 0.4.0
+ */
+export const ProfileStatus = Schema.Literal("active", "inactive", "blocked", "merged")
+/** @since 0.4.0 */
+export type ProfileStatus = typeof ProfileStatus.Type
+
 /** RFM tier (DOMAIN §6); `new` until the RFM job scores the customer. @since 0.1.0 */
 export const CustomerTier = Schema.Literal("new", "silver", "gold", "platinum", "blacklist")
 /** @since 0.1.0 */
@@ -80,7 +91,7 @@ export class Customer extends Schema.Class<Customer>("Customer")({
   gender: Schema.NullOr(Gender),
   notes: Schema.NullOr(Schema.String),
   type: CustomerType,
-  status: CustomerStatus,
+  status: ProfileStatus,
   tier: CustomerTier,
   membershipLevel: MembershipLevel,
   points: Schema.Int,
@@ -90,6 +101,10 @@ export class Customer extends Schema.Class<Customer>("Customer")({
   source: CustomerSource,
   /** The customer's payment code (`N2…`, DOMAIN §5): unique, generated at creation, never changed. */
   paymentCode: Schema.String,
+  /** The login linked to this profile (DOMAIN §9), if any; a user has at most one profile. */
+  userId: Schema.NullOr(Schema.String),
+  /** For a `merged` profile, the survivor it was merged into (never itself merged); else `null`. */
+  mergedInto: Schema.NullOr(CustomerId),
   createdAt: Schema.DateFromSelf,
   updatedAt: Schema.DateFromSelf
 }) {}
@@ -203,7 +218,7 @@ export const SearchQuery = Schema.Struct({
   page: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
   limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 100))),
   type: Schema.optional(OneOrMany(CustomerType)),
-  status: Schema.optional(OneOrMany(CustomerStatus)),
+  status: Schema.optional(OneOrMany(ProfileStatus)),
   tier: Schema.optional(OneOrMany(CustomerTier)),
   membershipLevel: Schema.optional(OneOrMany(MembershipLevel))
 })

@@ -38,6 +38,7 @@ import {
   CustomerExists,
   type CustomerId,
   type CustomerStatus,
+  type ProfileStatus,
   type CustomerTier,
   type CustomerType,
   emailKey,
@@ -78,7 +79,7 @@ export interface SearchCriteria {
   readonly phoneFragment?: string | undefined
   readonly text?: string | undefined
   readonly type?: ReadonlyArray<CustomerType> | undefined
-  readonly status?: ReadonlyArray<CustomerStatus> | undefined
+  readonly status?: ReadonlyArray<ProfileStatus> | undefined
   readonly tier?: ReadonlyArray<CustomerTier> | undefined
   readonly membershipLevel?: ReadonlyArray<MembershipLevel> | undefined
   readonly offset: number
@@ -114,6 +115,35 @@ export interface CustomerRepositoryShape {
   ) => Effect.Effect<{ readonly items: ReadonlyArray<Customer>; readonly total: number }, StorageError>
   /** The customers holding any of the payment codes (canonical, upper case). */
   readonly findByPaymentCodes: (codes: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Customer>, StorageError>
+  /**
+   * The profiles with these ids as stored now, with their versions (never what the transaction
+   * remembered: a merge plans on the database's rows and guards on their versions).
+   */
+  readonly readForMerge: (
+    ids: ReadonlyArray<CustomerId>
+  ) => Effect.Effect<ReadonlyArray<{ readonly customer: Customer; readonly version: number }>, StorageError>
+  /** Writes a merge's journal entry (before any of its journal rows). */
+  readonly journalMerge: (entry: {
+    readonly mergeId: string
+    readonly survivorId: CustomerId
+    readonly mergedIds: ReadonlyArray<CustomerId>
+    readonly actor: string
+    readonly result: unknown
+    readonly at: Date
+  }) => Effect.Effect<void, StorageError>
+  /**
+   * Writes a merge's profile changes: each merged profile's values (and the profiles merged into it
+   * before now point at the survivor, journaled), then the survivor's; every profile's version steps
+   * from the one read, so a merge planned on an outdated read runs again.
+   */
+  readonly applyMerge: (merge: {
+    readonly mergeId: string
+    readonly survivor: { readonly id: CustomerId; readonly version: number; readonly values: Readonly<Record<string, unknown>> }
+    readonly merged: ReadonlyArray<
+      { readonly id: CustomerId; readonly version: number; readonly values: Readonly<Record<string, unknown>> }
+    >
+    readonly at: Date
+  }) => Effect.Effect<void, StorageError>
 }
 
 /**
@@ -148,7 +178,8 @@ export const rowToCustomer = (row: Record<string, unknown>): Effect.Effect<Custo
       gender: row.gender,
       notes: row.notes,
       type: row.type,
-      status: row.status,
+      // a merged profile is stored `inactive` (every filter on active profiles leaves it out)
+      status: row.merged_into === null || row.merged_into === undefined ? row.status : "merged",
       tier: row.tier,
       membershipLevel: row.membership_level,
       points: int(row.points),
@@ -157,6 +188,8 @@ export const rowToCustomer = (row: Record<string, unknown>): Effect.Effect<Custo
       lastPurchaseAt: instant(row.last_purchase_at),
       source: row.source,
       paymentCode: row.payment_code,
+      userId: row.user_id ?? null,
+      mergedInto: row.merged_into ?? null,
       createdAt: instant(row.created_at),
       updatedAt: instant(row.updated_at)
     }),
@@ -178,7 +211,7 @@ export const toRow = (c: Customer) => ({
   gender: c.gender,
   notes: c.notes,
   type: c.type,
-  status: c.status,
+  status: c.status === "merged" ? "inactive" : c.status,
   tier: c.tier,
   membership_level: c.membershipLevel,
   points: c.points,
@@ -187,6 +220,8 @@ export const toRow = (c: Customer) => ({
   last_purchase_at: c.lastPurchaseAt === null ? null : c.lastPurchaseAt.getTime(),
   source: c.source,
   payment_code: c.paymentCode,
+  user_id: c.userId,
+  merged_into: c.mergedInto,
   created_at: c.createdAt.getTime(),
   updated_at: c.updatedAt.getTime()
 })
@@ -267,7 +302,11 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(uow.recall<Customer>(key), (remembered) =>
       remembered !== undefined
         ? Effect.succeed(Option.some(remembered))
-        : sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE ${sql(column)} = ${value}`.pipe(
+        : (column === "phone"
+          // a merged profile's phone finds its survivor (DOMAIN §9a)
+          ? sql<Record<string, unknown>>`SELECT s.* FROM c360_customers c
+            JOIN c360_customers s ON s.id = COALESCE(c.merged_into, c.id) WHERE c.phone = ${value}`
+          : sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE id = ${value}`).pipe(
           storage(`finding a customer by ${column}`),
           Effect.flatMap(one)
         ))
@@ -347,7 +386,9 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const [rows] = yield* uow.writeNow({
         operation: "updating a customer",
-        statements: [sql`UPDATE c360_customers SET ${sql.update(changesToColumns(changes))} WHERE id = ${id} RETURNING *`],
+        // `version + 1` always passes the guard, and outdates a merge planned before this edit
+        statements: [sql`UPDATE c360_customers SET ${sql.update(changesToColumns(changes))}, version = version + 1
+          WHERE id = ${id} RETURNING *`],
         onFailure: (failure) => customerExists(failure, changes.phone, changes.email)
       })
       const updated = yield* one(rows ?? [])
@@ -366,7 +407,14 @@ export const make = Effect.gen(function*() {
       where.push(sql`(name_search LIKE ${pattern} ESCAPE '\\' OR email_key LIKE ${pattern} ESCAPE '\\')`)
     }
     if (criteria.type) where.push(sql.in("type", criteria.type))
-    if (criteria.status) where.push(sql.in("status", criteria.status))
+    if (criteria.status) {
+      // a merged profile is stored `inactive` with `merged_into` set
+      const stored = criteria.status.filter((s): s is CustomerStatus => s !== "merged")
+      const either: Array<Statement.Fragment> = []
+      if (stored.length > 0) either.push(sql`(${sql.in("status", stored)} AND merged_into IS NULL)`)
+      if (criteria.status.includes("merged")) either.push(sql`merged_into IS NOT NULL`)
+      where.push(sql.or(either))
+    }
     if (criteria.tier) where.push(sql.in("tier", criteria.tier))
     if (criteria.membershipLevel) where.push(sql.in("membership_level", criteria.membershipLevel))
     const clause = where.length === 0 ? sql.literal("") : sql`WHERE ${sql.and(where)}`
@@ -385,12 +433,96 @@ export const make = Effect.gen(function*() {
   const findByPaymentCodes = (codes: ReadonlyArray<string>) =>
     codes.length === 0
       ? Effect.succeed([])
-      : sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE ${sql.in("payment_code", codes)}`.pipe(
+      // a merged profile's code finds its survivor (DOMAIN §9a)
+      : sql<Record<string, unknown>>`SELECT DISTINCT s.* FROM c360_customers c
+        JOIN c360_customers s ON s.id = COALESCE(c.merged_into, c.id) WHERE ${sql.in("c.payment_code", codes)}`.pipe(
         storage("finding customers by payment code"),
         Effect.flatMap((rows) => Effect.forEach(rows, (row) => rowToCustomer(row)))
       )
 
-  return CustomerRepository.of({ insert, insertOrGet, findById, findByPhone, update, search, findByPaymentCodes })
+  const readForMerge = (ids: ReadonlyArray<CustomerId>) =>
+    sql<Record<string, unknown>>`SELECT * FROM c360_customers WHERE ${sql.in("id", ids)}`.pipe(
+      storage("reading profiles to merge"),
+      Effect.flatMap((rows) =>
+        Effect.forEach(rows, (row) => Effect.map(rowToCustomer(row), (customer) => ({ customer, version: int(row.version) })))
+      )
+    )
+
+  const journalMerge = (entry: {
+    readonly mergeId: string
+    readonly survivorId: CustomerId
+    readonly mergedIds: ReadonlyArray<CustomerId>
+    readonly actor: string
+    readonly result: unknown
+    readonly at: Date
+  }) =>
+    uow.write<never>({
+      operation: "journaling a merge",
+      statements: [sql`INSERT INTO c360_merges (id, survivor_id, merged_ids, actor, result, created_at)
+        VALUES (${entry.mergeId}, ${entry.survivorId}, ${JSON.stringify(entry.mergedIds)}, ${entry.actor},
+          ${JSON.stringify(entry.result)}, ${entry.at.getTime()})`]
+    })
+
+  /** A merge's values of a profile as columns. */
+  const mergeColumns = (values: Readonly<Record<string, unknown>>, at: Date): Record<string, unknown> => {
+    const { mergedInto, status, type, userId, ...profile } = values
+    const out: Record<string, unknown> = changesToColumns({ ...(profile as unknown as CustomerChanges), updatedAt: at })
+    if (userId !== undefined) out.user_id = userId
+    if (type !== undefined) out.type = type
+    if (mergedInto !== undefined) out.merged_into = mergedInto
+    // a merged profile is stored `inactive` (see rowToCustomer)
+    if (status !== undefined) out.status = status === "merged" ? "inactive" : status
+    return out
+  }
+
+  const applyMerge = (merge: {
+    readonly mergeId: string
+    readonly survivor: { readonly id: CustomerId; readonly version: number; readonly values: Readonly<Record<string, unknown>> }
+    readonly merged: ReadonlyArray<
+      { readonly id: CustomerId; readonly version: number; readonly values: Readonly<Record<string, unknown>> }
+    >
+    readonly at: Date
+  }) =>
+    Effect.gen(function*() {
+      const statements: Array<Statement.Statement<unknown>> = []
+      const s = merge.survivor
+      for (const m of merge.merged) {
+        // the unique values the survivor takes leave the merged profile first
+        statements.push(sql`UPDATE c360_customers SET ${sql.update(mergeColumns(m.values, merge.at))}, version = ${m.version + 1}
+          WHERE id = ${m.id}`)
+        // profiles merged into this one before now find the survivor: one hop, always
+        statements.push(
+          sql`INSERT INTO c360_merge_rows (merge_id, part, table_name, row_id, action, from_customer, to_customer)
+            SELECT ${merge.mergeId}, 'customers', 'c360_customers', id, 'moved', ${m.id}, ${s.id}
+            FROM c360_customers WHERE merged_into = ${m.id}`,
+          sql`UPDATE c360_customers SET merged_into = ${s.id} WHERE merged_into = ${m.id}`
+        )
+      }
+      statements.push(sql`UPDATE c360_customers SET ${sql.update(mergeColumns(s.values, merge.at))}, version = ${s.version + 1}
+        WHERE id = ${s.id}`)
+      yield* uow.write<never>({
+        operation: "merging profiles",
+        statements,
+        // a version moved since the read (another merge, an edit): plan again
+        onFailure: (failure) => failure._tag === "UniqueViolation" || failure._tag === "StaleWrite" ? rerun : undefined
+      })
+      // what this transaction remembered of these profiles and their wallets is outdated
+      yield* uow.forget("customer:")
+      yield* uow.forget("wallet:")
+    })
+
+  return CustomerRepository.of({
+    insert,
+    insertOrGet,
+    findById,
+    findByPhone,
+    update,
+    search,
+    findByPaymentCodes,
+    readForMerge,
+    journalMerge,
+    applyMerge
+  })
 })
 
 /**

@@ -30,7 +30,7 @@ import {
 } from "./Customer.js"
 import { type StorageError, type ValidationError } from "../kernel/Errors.js"
 import { encodeId } from "../kernel/Ids.js"
-import type { CustomerCreated } from "../kernel/Events.js"
+import type { CustomerCreated, CustomerMerged } from "../kernel/Events.js"
 import * as Phone from "../kernel/Phone.js"
 import { decoder, randomBytes } from "../kernel/Input.js"
 import { normalizeCode } from "../kernel/PaymentCode.js"
@@ -41,6 +41,8 @@ import { Transactions } from "../platform/Transactions.js"
 import { ActivityLog, SYSTEM_ACTOR } from "../platform/ActivityLog.js"
 import { Customer360Config } from "../kernel/Config.js"
 import { type Customer360View, ViewParts } from "./View360.js"
+import { MergeInput, MergeParts, type MergePartPlan, MergeRefused, type MergeResult, mergeFields } from "./Merge.js"
+import { UnitOfWork } from "../platform/UnitOfWork.js"
 
 /**
  * The customer service. Every method takes `unknown` input and validates it: bad input fails with
@@ -103,6 +105,27 @@ export interface CustomersShape {
   readonly view360: (
     phone: string
   ) => Effect.Effect<Customer360View, Phone.InvalidPhone | ValidationError | CustomerNotFound | StorageError>
+  /**
+   * Merges duplicate profiles into a survivor (DOMAIN §9a, docs/merge.md), or — unless `dryRun:
+   * false` — only says what that would do. The survivor keeps its values and takes the merged
+   * profiles' where its own are empty; every module moves what the merged profiles hold (money by new
+   * ledger entries, rows re-pointed); the merged profiles stay, `merged` into the survivor, and their
+   * phones and payment codes find it. One transaction (the caller's, when called inside one), with a
+   * journal (`c360_merges`, `c360_merge_rows`) and `customer.merged`. Idempotent: profiles already
+   * merged into the survivor are left alone, and naming only such profiles changes nothing
+   * (`repeated: true`). A dry run writes nothing and returns exactly what the merge would return.
+   * Refusals (`MergeRefused`: the survivor is merged, a profile is merged elsewhere, two logins)
+   * write nothing.
+   */
+  readonly merge: (
+    input: MergeInput
+  ) => Effect.Effect<MergeResult, MergeRefused | CustomerNotFound | ValidationError | StorageError>
+  /**
+   * Creates the empty profile of a new login (DOMAIN §9, lazy registration): no phone, no name,
+   * linked to `userId`, source `customer_hub`, type `member`; with its wallet and `customer.created`,
+   * in the caller's transaction when there is one. @internal — the identity module's.
+   */
+  readonly createForUser: (userId: string) => Effect.Effect<Customer, StorageError>
 }
 
 /**
@@ -125,6 +148,7 @@ const decodePatch = decoder(CustomerPatch, "customer update")
 const decodeSearch = decoder(SearchQuery, "search")
 const decodeId = decoder(CustomerId, "customer id")
 const decodePhoneString = decoder(Schema.String, "phone")
+const decodeMerge = decoder(MergeInput, "merge")
 const decodeActor = decoder(Schema.UndefinedOr(Text(100)), "actor")
 
 
@@ -146,11 +170,13 @@ export const make = Effect.gen(function*() {
   const config = yield* Customer360Config
   const parts = yield* ViewParts
   const activities = yield* ActivityLog
+  const mergeParts = yield* MergeParts
+  const uow = yield* UnitOfWork
 
   const normalizePhone = (raw: string) => Effect.suspend(() => Phone.normalize(raw, config.phone))
 
   const newCustomer = (fields: {
-    readonly phone: Phone.Phone
+    readonly phone: Phone.Phone | null
     readonly name: string | null
     readonly source: Customer["source"]
     readonly rest?: Partial<CreateCustomerInput>
@@ -182,6 +208,8 @@ export const make = Effect.gen(function*() {
         source: fields.source,
         // drawn again by the repository on every attempt of the insert
         paymentCode: "",
+        userId: null,
+        mergedInto: null,
         createdAt: at,
         updatedAt: at
       })
@@ -356,8 +384,149 @@ export const make = Effect.gen(function*() {
       return repo.findByPaymentCodes(canonical.slice(0, 50))
     })
 
+  const merge: CustomersShape["merge"] = (raw) =>
+    Effect.gen(function*() {
+      const input = yield* decodeMerge(raw)
+      const dryRun = input.dryRun !== false
+      const actor = input.actor ?? SYSTEM_ACTOR
+      const mergedIds = [...new Set(input.mergedIds)]
+      if (mergedIds.includes(input.survivorId)) {
+        return yield* new MergeRefused({ reason: "the survivor cannot be merged into itself" })
+      }
+      const outer = yield* uow.inTransaction
+      const { result, after } = yield* tx.withTransaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const at = new Date(now)
+        const mergeId = encodeId("mrg", now, yield* randomBytes)
+        const rows = yield* repo.readForMerge([input.survivorId, ...mergedIds])
+        const byId = new Map(rows.map((r) => [r.customer.id as string, r]))
+        const survivor = byId.get(input.survivorId)
+        if (survivor === undefined) return yield* new CustomerNotFound({ by: "id", value: input.survivorId })
+        if (survivor.customer.mergedInto !== null) {
+          return yield* new MergeRefused({ reason: `the survivor ${survivor.customer.id} is itself merged into ${survivor.customer.mergedInto}` })
+        }
+        const toMerge: Array<{ customer: Customer; version: number }> = []
+        const alreadyMerged: Array<string> = []
+        for (const id of mergedIds) {
+          const row = byId.get(id)
+          if (row === undefined) return yield* new CustomerNotFound({ by: "id", value: id })
+          if (row.customer.mergedInto === survivor.customer.id) alreadyMerged.push(id)
+          else if (row.customer.mergedInto !== null) {
+            return yield* new MergeRefused({ reason: `${id} is already merged into ${row.customer.mergedInto}` })
+          } else toMerge.push(row)
+        }
+        const logins = new Set([survivor.customer, ...toMerge.map((r) => r.customer)].map((c) => c.userId).filter((u) => u !== null))
+        if (logins.size > 1) {
+          return yield* new MergeRefused({ reason: "the profiles are linked to different logins; a profile has at most one" })
+        }
+        const fields = mergeFields(survivor.customer, toMerge.map((r) => r.customer))
+        const survivorAfter = new Customer({ ...survivor.customer, ...fields.survivor, updatedAt: at } as Customer)
+        const plans: Array<{ customerId: string; plans: ReadonlyArray<readonly [string, MergePartPlan]> }> = []
+        for (const m of toMerge) {
+          const context = { mergeId, survivor: survivorAfter, merged: m.customer, at, actor }
+          plans.push({
+            customerId: m.customer.id,
+            plans: yield* Effect.forEach(mergeParts.current(), (part) => Effect.map(part.plan(context), (p) => [part.name, p] as const))
+          })
+        }
+        const result: MergeResult = {
+          mergeId: dryRun || toMerge.length === 0 ? null : mergeId,
+          dryRun,
+          repeated: toMerge.length === 0,
+          survivorId: survivor.customer.id,
+          mergedIds: toMerge.map((r) => r.customer.id),
+          alreadyMerged,
+          fields: fields.changes,
+          moved: plans.map((p) => ({ customerId: p.customerId, parts: Object.fromEntries(p.plans.map(([name, plan]) => [name, plan.summary])) })),
+          survivor: toMerge.length === 0 ? survivor.customer : survivorAfter
+        }
+        const after = plans.flatMap((p) => p.plans.flatMap(([, plan]) => (plan.after === undefined ? [] : [plan.after])))
+        if (dryRun || toMerge.length === 0) return { result, after: [] }
+        const { survivor: _s, ...journal } = result
+        yield* repo.journalMerge({
+          mergeId,
+          survivorId: survivor.customer.id,
+          mergedIds: result.mergedIds as ReadonlyArray<CustomerId>,
+          actor,
+          result: journal,
+          at
+        })
+        for (const p of plans) for (const [, plan] of p.plans) yield* plan.apply
+        const event: CustomerMerged = {
+          id: encodeId("evt", now, yield* randomBytes),
+          type: "customer.merged",
+          channel: "customers",
+          subject: survivor.customer.id,
+          occurredAt: at,
+          data: { mergeId, survivorId: survivor.customer.id, mergedIds: result.mergedIds, actor, fields: result.fields, moved: result.moved }
+        }
+        yield* events.publish([event])
+        yield* activities.record([
+          {
+            customerId: survivor.customer.id,
+            actor,
+            kind: "customer.merged",
+            subjectType: "merge",
+            subjectId: mergeId,
+            summary: `merged ${result.mergedIds.join(", ")} into this customer`,
+            data: { mergedIds: result.mergedIds },
+            at
+          },
+          ...toMerge.map((m) => ({
+            customerId: m.customer.id,
+            actor,
+            kind: "customer.merged",
+            subjectType: "merge",
+            subjectId: mergeId,
+            summary: `merged into ${survivor.customer.id}`,
+            data: { survivorId: survivor.customer.id },
+            at
+          }))
+        ])
+        // the profiles last: on a deferred engine nothing here is read back
+        yield* repo.applyMerge({
+          mergeId,
+          survivor: { id: survivor.customer.id, version: survivor.version, values: fields.survivor },
+          merged: toMerge.map((m) => ({
+            id: m.customer.id,
+            version: m.version,
+            values: fields.merged.find((v) => v.id === m.customer.id)!.values
+          })),
+          at
+        })
+        return { result, after }
+      }))
+      // what must wait for the commit (an RFM refresh): only when this call committed it
+      if (!outer) for (const effect of after) yield* effect
+      return result
+    })
+
+  const createForUser: CustomersShape["createForUser"] = (userId) =>
+    Effect.gen(function*() {
+      const draft = yield* newCustomer({ phone: null, name: null, source: "customer_hub", rest: { type: "member" } })
+      const customer = new Customer({ ...draft, userId })
+      return yield* tx.withTransaction(Effect.tap(repo.insert(customer), created)).pipe(
+        // a profile with no phone and no e-mail collides with nothing a caller controls
+        Effect.catchTag("CustomerExists", (e) => Effect.die(e))
+      )
+    })
+
   return Customers.of(
-    withSpans("Customers", { findByPaymentCodes, create, getOrCreate, findByPhone, getByPhone, findById, get, update, delete: remove, search, view360 })
+    withSpans("Customers", {
+      findByPaymentCodes,
+      create,
+      getOrCreate,
+      findByPhone,
+      getByPhone,
+      findById,
+      get,
+      update,
+      delete: remove,
+      search,
+      view360,
+      merge,
+      createForUser
+    })
   )
 })
 
@@ -369,6 +538,6 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   Customers,
   never,
-  CustomerRepository | Transactions | EventPublisher | Customer360Config | ViewParts | ActivityLog
+  CustomerRepository | Transactions | EventPublisher | Customer360Config | ViewParts | ActivityLog | MergeParts | UnitOfWork
 > =
   Layer.effect(Customers, make)

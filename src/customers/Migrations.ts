@@ -7,6 +7,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { versionGuard } from "../platform/sql/Migrations.js"
 
 const customers = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -63,8 +64,52 @@ const paymentCodes = Effect.gen(function*() {
   yield* sql`CREATE UNIQUE INDEX c360_customers_payment_code_key ON c360_customers (payment_code)`
 })
 
+/**
+ * Identity and merge (DOMAIN §9, §9a, docs/merge.md):
+ * - `user_id`: the login linked to a profile (the identity module's `c360_users`), unique — a user
+ *   has at most one profile.
+ * - `merged_into`: set on a merged profile to its survivor. The stored `status` of a merged profile is
+ *   `inactive` (so every filter on active customers leaves it out); it reads as `merged`.
+ * - `version`: steps by one on every profile edit and on every merge that touches the profile (the
+ *   platform's version guard), so a merge planned on a read that another merge or an edit has made
+ *   outdated runs again instead of writing over it.
+ * - The journal: `c360_merges` (one row per merge: survivor, merged ids, every field before and
+ *   after, what each module moved) and `c360_merge_rows` (every row a merge moved or wrote, by table
+ *   and id, with where it came from and where it went).
+ */
+const merge = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE c360_customers ADD COLUMN user_id TEXT`
+  yield* sql`ALTER TABLE c360_customers ADD COLUMN merged_into TEXT REFERENCES c360_customers (id)`
+  yield* sql`ALTER TABLE c360_customers ADD COLUMN version BIGINT NOT NULL DEFAULT 0`
+  yield* sql`CREATE UNIQUE INDEX c360_customers_user_key ON c360_customers (user_id)`
+  yield* sql`CREATE INDEX c360_customers_merged_into_idx ON c360_customers (merged_into) WHERE merged_into IS NOT NULL`
+  yield* versionGuard("c360_customers", "customer")
+  yield* sql`CREATE TABLE c360_merges (
+    id TEXT PRIMARY KEY,
+    survivor_id TEXT NOT NULL REFERENCES c360_customers (id),
+    merged_ids TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  )`
+  yield* sql`CREATE INDEX c360_merges_survivor_idx ON c360_merges (survivor_id, created_at)`
+  yield* sql`CREATE TABLE c360_merge_rows (
+    merge_id TEXT NOT NULL REFERENCES c360_merges (id),
+    part TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('moved', 'created', 'closed', 'changed')),
+    from_customer TEXT NOT NULL,
+    to_customer TEXT NOT NULL,
+    data TEXT,
+    PRIMARY KEY (merge_id, table_name, row_id, action)
+  )`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0100_customers": customers,
-  "0101_payment_codes": paymentCodes
+  "0101_payment_codes": paymentCodes,
+  "0102_identity_and_merge": merge
 }

@@ -7,3 +7,13 @@ export { Customer, CustomerExists, CustomerId, CustomerNotFound, isCanonicalText
 export { CustomerRepository, memoKeys } from "./CustomerRepository.js"
 export { type ActorOptions, Customers } from "./Customers.js"
 export { asPartFailure, type Customer360View, type View360Parts, type ViewPart, ViewParts } from "./View360.js"
+export {
+  type FieldChange,
+  journalRow,
+  type MergeContext,
+  type MergePart,
+  type MergePartPlan,
+  MergeRefused,
+  type MergeResult,
+  repoint
+} from "./Merge.js"

@@ -171,6 +171,21 @@ export type CustomerFlagCleared = EventOf<"customer.flag_cleared", "customers", 
 }>
 
 /**
+ * Duplicate profiles were merged into a survivor (DOMAIN §9a): the journal's id, every field that
+ * changed and what each module moved. Published on the survivor (`subject`), once per merge.
+ *
+ * @since 0.4.0
+ */
+export type CustomerMerged = EventOf<"customer.merged", "customers", {
+  readonly mergeId: string
+  readonly survivorId: string
+  readonly mergedIds: ReadonlyArray<string>
+  readonly actor: string
+  readonly fields: ReadonlyArray<{ readonly customerId: string; readonly field: string; readonly before: unknown; readonly after: unknown }>
+  readonly moved: ReadonlyArray<{ readonly customerId: string; readonly parts: Readonly<Record<string, unknown>> }>
+}>
+
+/**
  * Every event the library publishes.
  *
  * @since 0.1.0
@@ -193,6 +208,7 @@ export type DomainEvent =
   | CustomerTierChanged
   | CustomerFlagged
   | CustomerFlagCleared
+  | CustomerMerged
 
 /**
  * An event read back from the outbox, with its position in it (opaque, increasing in delivery
