@@ -21,7 +21,9 @@ export const WRITTEN_TABLES = [
   "c360_fraud_rules",
   "c360_fraud_runs",
   "c360_fraud_decisions",
-  "c360_fraud_flags"
+  "c360_fraud_flags",
+  "c360_merges",
+  "c360_merge_rows"
 ] as const
 
 /**
