@@ -3,7 +3,9 @@
  * rejects with an `Error` whose `_tag` names the failure (`InvalidPhone`, `CustomerExists`,
  * `CustomerNotFound`, `ValidationError`, `InvalidAmount`, `InsufficientFunds`,
  * `IdempotencyConflict`, `TicketNotFound`, `InvalidTransition`, `InvalidTicketAction`,
- * `TransferNotFound`, `TransferAlreadyLinked`, `WebhookUnauthorized`, `InvalidVietQr`,
+ * `TransferNotFound`, `TransferAlreadyLinked`, `WebhookUnauthorized`, `InvalidVietQr`, the identity
+ * module's (`InvalidCredentials`, `TooManyAttempts`, `TooManyRequests`, `EmailTaken`, `InvalidToken`,
+ * `ProfileExists`, `PhoneTaken`, `ProfileClaimed`, `InvalidCode`, `UserNotFound`),
  * `StorageError`, `InternalError`) and whose `message` a
  * person can read. No driver error, stack of the database client or defect crosses this boundary.
  *
@@ -31,6 +33,8 @@ import type { RfmConfig } from "./kernel/Config.js"
 import { Wallets } from "./wallets/Wallets.js"
 import { Tickets } from "./tickets/Tickets.js"
 import * as Fiber from "effect/Fiber"
+import { DeliveryFailed, type EmailMessage, Mailer, type SmsMessage, SmsSender } from "./identity/Ports.js"
+import type { IdentityOptions } from "./kernel/Config.js"
 
 /**
  * Options of {@link createCustomer360}.
@@ -71,6 +75,20 @@ export interface Customer360Options {
   readonly rfm?: Partial<RfmConfig>
   /** Fraud rules replacing the three of DOMAIN §8 (docs/fraud.md). */
   readonly fraud?: { readonly rules?: ReadonlyArray<unknown> }
+  /** Password hashing, the login limit and the link codes' limits (docs/identity.md); any left out are the defaults. */
+  readonly identity?: IdentityOptions
+  /**
+   * Sends the link codes of `identity.requestLink` (DOMAIN §9): `send` is called after the commit with
+   * `{ kind: "link-code", to, text, code, expiresAt }`; a rejection is logged (without the code) and
+   * the caller's answer does not change. Without it no code is sent (each is logged as undelivered).
+   */
+  readonly sms?: { readonly send: (message: SmsMessage) => Promise<void> }
+  /**
+   * Sends the e-mail verifications of `identity.register`: `{ kind: "email-verification", to,
+   * subject, text, token, expiresAt }`, after the commit; a rejection is logged (without the token).
+   * Without it no e-mail is sent.
+   */
+  readonly mailer?: { readonly send: (message: EmailMessage) => Promise<void> }
 }
 
 /**
@@ -110,6 +128,14 @@ export type TransfersApi = Registry.ModuleFacades["transfers"]
 
 /** The notes and activities of a customer, as Promises (the `Notes` service). @since 0.2.0 */
 export type NotesApi = Registry.ModuleFacades["notes"]
+
+/**
+ * Logins, registration, e-mail verification, completing a profile and linking a walk-in profile by
+ * SMS code, as Promises (the `Identity` service; docs/identity.md).
+ *
+ * @since 0.5.0
+ */
+export type IdentityApi = Registry.ModuleFacades["identity"]
 
 /**
  * The timeline: `c360.timeline(phone, { cursor, limit, kinds })` (also `c360.timeline.timeline`), the
@@ -183,6 +209,30 @@ const rejection = (cause: Cause.Cause<unknown>): Error => {
   return new InternalError()
 }
 
+const isSender = (u: unknown): u is { readonly send: (message: never) => Promise<void> } =>
+  typeof u === "object" && u !== null && typeof (u as { send?: unknown }).send === "function"
+
+/** The ports the host gives as objects with an async `send`, as layers. */
+const portsLayer = (options: Customer360Options) => {
+  for (const name of ["sms", "mailer"] as const) {
+    if (options[name] !== undefined && !isSender(options[name])) {
+      throw ValidationError.single(name, "must be an object with a send(message) method returning a Promise")
+    }
+  }
+  const deliver = <M>(port: "sms" | "mailer", send: (message: M) => Promise<void>) => (message: M) =>
+    Effect.tryPromise({
+      try: () => send(message),
+      // the host's error is not kept: it may quote the message, secret included
+      catch: () => new DeliveryFailed({ port, reason: "the host's send rejected" })
+    })
+  const sms = options.sms
+  const mailer = options.mailer
+  return Layer.mergeAll(
+    sms === undefined ? Layer.empty : Layer.succeed(SmsSender, { send: deliver("sms", (m: SmsMessage) => sms.send(m)) }),
+    mailer === undefined ? Layer.empty : Layer.succeed(Mailer, { send: deliver("mailer", (m: EmailMessage) => mailer.send(m)) })
+  )
+}
+
 const storageLayer = async (
   database: Customer360Options["database"]
 ): Promise<Layer.Layer<StoragePorts, StorageError>> => {
@@ -249,6 +299,7 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
   if (options.now !== undefined && typeof options.now !== "function") {
     throw ValidationError.single("now", "must be a function returning a Date")
   }
+  const ports = portsLayer(options)
   const storage = await storageLayer(options.database)
   const clock = options.now === undefined ? Layer.empty : Layer.setClock(clockFrom(options.now))
   const runtime = ManagedRuntime.make(
@@ -257,8 +308,9 @@ export const createCustomer360 = async (options: Customer360Options): Promise<Cu
       phone: options.phone,
       transfers: options.transfers,
       rfm: options.rfm,
-      fraud: options.fraud
-    }).pipe(Layer.provide(clock), Layer.merge(clock))
+      fraud: options.fraud,
+      identity: options.identity
+    }).pipe(Layer.provide(Layer.merge(clock, ports)), Layer.merge(clock))
   )
   const built = await Effect.runPromiseExit(runtime.runtimeEffect)
   if (Exit.isFailure(built)) {

@@ -79,12 +79,19 @@ export * as Rfm from "./purchases/RfmService.js"
 export * as BusinessDay from "./kernel/BusinessDay.js"
 /** Customers' payment codes (`N2…`). @since 0.2.0 */
 export * as PaymentCode from "./kernel/PaymentCode.js"
+/**
+ * Identity: logins apart from customer profiles, registration, e-mail verification, login limits,
+ * completing a profile, linking a walk-in profile by SMS code; the `Mailer` and `SmsSender` ports
+ * (DOMAIN §9, docs/identity.md). @since 0.5.0
+ */
+export * as Identity from "./identity/index.js"
 
 export {
   createCustomer360,
   type Customer360 as Customer360Instance,
   type Customer360Options,
   type CustomersApi,
+  type IdentityApi,
   type NotesApi,
   type PurchasesApi,
   type RfmApi,

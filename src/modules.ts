@@ -81,6 +81,11 @@ import * as FraudHttp from "./fraud/Http.js"
 import * as FraudJobs from "./fraud/Jobs.js"
 import * as FraudMigrations from "./fraud/Migrations.js"
 import * as FraudView from "./fraud/View.js"
+import { IdentityGroup } from "./identity/Api.js"
+import * as IdentityHttp from "./identity/Http.js"
+import * as IdentityService from "./identity/Identity.js"
+import * as IdentityRepository from "./identity/IdentityRepository.js"
+import * as IdentityMigrations from "./identity/Migrations.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -270,6 +275,25 @@ export const stats = {
 } satisfies Module<any, any, any, typeof StatsGroup, any>
 
 /**
+ * Identity (DOMAIN §9, docs/identity.md): logins, lazy registration, e-mail verification, login
+ * limits, completing a profile and linking a walk-in profile by SMS code. No HTTP endpoints of its
+ * own (the customer-facing routes are a host's); `c360.identity.register`, `verifyEmail`, `login`,
+ * `completeProfile`, `requestLink`, `confirmLink`.
+ *
+ * @internal
+ */
+export const identity = {
+  name: "identity",
+  migrations: IdentityMigrations.migrations,
+  repositories: IdentityRepository.layer,
+  services: IdentityService.layer,
+  api: IdentityGroup,
+  handlers: IdentityHttp.layer,
+  channels: [],
+  facade: { namespace: "identity", service: IdentityService.Identity, rename: {}, omit: [] } as const
+} satisfies Module<any, any, any, typeof IdentityGroup, any>
+
+/**
  * The timeline (DOMAIN §4a, docs/timeline.md): no tables of its own; it reads every module before it.
  * `c360.timeline(phone, options)` is its one operation.
  *
@@ -287,7 +311,7 @@ export const timeline = {
 } satisfies Module<never, any, any, typeof TimelineGroup, any>
 
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets, transfers, purchases, fraud, stats, timeline] as const
+export const modules = [customers, notes, wallets, tickets, transfers, purchases, fraud, stats, identity, timeline] as const
 
 type AnyModule = (typeof modules)[number]
 

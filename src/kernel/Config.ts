@@ -18,6 +18,7 @@ import { normalize, type PhonePolicy } from "./Phone.js"
  *   content never matches.
  * - `rfm`: the RFM thresholds and mode (DOMAIN §6; docs/purchases.md#rfm).
  * - `fraud`: the fraud rules, if not the three of DOMAIN §8 (validated by the fraud module).
+ * - `identity`: password hashing, the login limit and the link codes' limits (docs/identity.md).
  *
  * @since 0.1.0
  */
@@ -27,6 +28,87 @@ export interface Customer360ConfigShape {
   readonly transfers: TransfersConfig
   readonly rfm: RfmConfig
   readonly fraud: FraudConfig
+  /** Logins and link codes; absent means {@link defaultIdentityConfig}. */
+  readonly identity?: IdentityConfig | undefined
+}
+
+/**
+ * Logins and link codes (DOMAIN §9, docs/identity.md):
+ * - `password`: scrypt's cost, N = 2^`ln`, block size `r`, parallelism `p` (default OWASP's 17, 8,
+ *   1: 128 MiB per hash). A login under other parameters rehashes the password.
+ * - `maxFailedLoginsPerHour`: failed logins per account in any hour (sliding), 1–100 (default 100,
+ *   OWASP ASVS 2.2.1's ceiling).
+ * - `otp.pepper`: a secret the link codes' HMAC is keyed by (optional; without it a stolen database
+ *   lets an attacker test the 10^6 codes of a live challenge offline).
+ * - `otp.sendLimits`: codes sent per phone and per user, each `{ limit, windowSeconds }` (default 3
+ *   per 15 minutes and 10 per day).
+ * - `otp.maxWrongPerHour`: wrong codes per phone and per user in any hour, across codes (default 10).
+ *
+ * @since 0.5.0
+ */
+export interface IdentityConfig {
+  readonly password: { readonly ln: number; readonly r: number; readonly p: number }
+  readonly maxFailedLoginsPerHour: number
+  readonly otp: {
+    readonly pepper: string | undefined
+    readonly sendLimits: ReadonlyArray<{ readonly limit: number; readonly windowSeconds: number }>
+    readonly maxWrongPerHour: number
+  }
+}
+
+/** The identity defaults (see {@link IdentityConfig}). @since 0.5.0 */
+export const defaultIdentityConfig: IdentityConfig = {
+  password: { ln: 17, r: 8, p: 1 },
+  maxFailedLoginsPerHour: 100,
+  otp: {
+    pepper: undefined,
+    sendLimits: [{ limit: 3, windowSeconds: 15 * 60 }, { limit: 10, windowSeconds: 24 * 3600 }],
+    maxWrongPerHour: 10
+  }
+}
+
+/** Identity options as a host gives them: any part left out is the default. @since 0.5.0 */
+export interface IdentityOptions {
+  readonly password?: { readonly ln?: number; readonly r?: number; readonly p?: number } | undefined
+  readonly maxFailedLoginsPerHour?: number | undefined
+  readonly otp?: {
+    readonly pepper?: string | undefined
+    readonly sendLimits?: ReadonlyArray<{ readonly limit: number; readonly windowSeconds: number }> | undefined
+    readonly maxWrongPerHour?: number | undefined
+  } | undefined
+}
+
+const wholeIn = (v: unknown, min: number, max: number): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+
+/** Validates identity options over the defaults. @since 0.5.0 */
+export const makeIdentityConfig = (raw: IdentityOptions | undefined): Effect.Effect<IdentityConfig, ValidationError> => {
+  const d = defaultIdentityConfig
+  const password = { ...d.password, ...(raw?.password ?? {}) }
+  if (!wholeIn(password.ln, 1, 24)) return ValidationError.single("identity.password.ln", "must be a whole number from 1 to 24 (N = 2^ln)")
+  if (!wholeIn(password.r, 1, 32)) return ValidationError.single("identity.password.r", "must be a whole number from 1 to 32")
+  if (!wholeIn(password.p, 1, 16)) return ValidationError.single("identity.password.p", "must be a whole number from 1 to 16")
+  const maxFailedLoginsPerHour = raw?.maxFailedLoginsPerHour ?? d.maxFailedLoginsPerHour
+  if (!wholeIn(maxFailedLoginsPerHour, 1, 100)) {
+    return ValidationError.single("identity.maxFailedLoginsPerHour", "must be a whole number from 1 to 100")
+  }
+  const pepper = raw?.otp?.pepper
+  if (pepper !== undefined && (typeof pepper !== "string" || pepper.length < 16 || pepper.length > 512)) {
+    return ValidationError.single("identity.otp.pepper", "must be a secret of 16 to 512 characters")
+  }
+  const sendLimits = raw?.otp?.sendLimits ?? d.otp.sendLimits
+  if (
+    !Array.isArray(sendLimits) || sendLimits.length < 1 || sendLimits.length > 5 ||
+    !sendLimits.every((l) => typeof l === "object" && l !== null && wholeIn(l.limit, 1, 1000) && wholeIn(l.windowSeconds, 1, 31 * 86400))
+  ) {
+    return ValidationError.single("identity.otp.sendLimits", "must be 1 to 5 limits { limit: 1–1000, windowSeconds: 1–2678400 }")
+  }
+  const maxWrongPerHour = raw?.otp?.maxWrongPerHour ?? d.otp.maxWrongPerHour
+  if (!wholeIn(maxWrongPerHour, 1, 100)) return ValidationError.single("identity.otp.maxWrongPerHour", "must be a whole number from 1 to 100")
+  return Effect.succeed({
+    password,
+    maxFailedLoginsPerHour,
+    otp: { pepper, sendLimits: sendLimits.map((l) => ({ limit: l.limit, windowSeconds: l.windowSeconds })), maxWrongPerHour }
+  })
 }
 
 /**
@@ -134,6 +216,7 @@ export interface ConfigOptions {
   } | undefined
   readonly rfm?: Partial<RfmConfig> | undefined
   readonly fraud?: { readonly rules?: ReadonlyArray<unknown> | undefined } | undefined
+  readonly identity?: IdentityOptions | undefined
 }
 
 const isScoreBounds = (v: unknown, ascending: boolean): v is readonly [number, number, number, number] =>
@@ -217,12 +300,14 @@ export const make = (options: ConfigOptions): Effect.Effect<Customer360ConfigSha
     const rfm = yield* makeRfmConfig(options.rfm)
     const rules = options.fraud?.rules
     if (rules !== undefined && !Array.isArray(rules)) return yield* ValidationError.single("fraud.rules", "must be a list of rules")
+    const identity = yield* makeIdentityConfig(options.identity)
     return {
       timeZone,
       phone: { blocked, foreign },
       transfers: { sepayApiKey, bankBin, bankAccount, shopPhones, shopAccounts },
       rfm,
-      fraud: { rules }
+      fraud: { rules },
+      identity
     }
   })
 
@@ -244,5 +329,6 @@ export const layerDefault: Layer.Layer<Customer360Config> = layer({
   phone: {},
   transfers: { sepayApiKey: undefined, bankBin: undefined, bankAccount: undefined, shopPhones: new Set(), shopAccounts: new Set() },
   rfm: defaultRfmConfig,
-  fraud: { rules: undefined }
+  fraud: { rules: undefined },
+  identity: defaultIdentityConfig
 })

@@ -1,0 +1,40 @@
+/**
+ * The identity module (DOMAIN §9, docs/identity.md): logins apart from customer profiles, lazy
+ * registration, e-mail verification, login with a failure limit, completing the profile and linking
+ * a walk-in profile by a code sent to its phone; the `Mailer` and `SmsSender` ports.
+ *
+ * @since 0.5.0
+ */
+export {
+  type ChallengeStatus,
+  CompleteProfileInput,
+  ConfirmLinkInput,
+  EmailTaken,
+  emailKey,
+  formatCode,
+  InvalidCode,
+  InvalidCredentials,
+  InvalidToken,
+  type LinkRequested,
+  PhoneTaken,
+  ProfileClaimed,
+  ProfileExists,
+  RegisterInput,
+  RequestLinkInput,
+  TooManyAttempts,
+  TooManyRequests,
+  User,
+  UserNotFound
+} from "./User.js"
+export { Identity, type IdentityShape } from "./Identity.js"
+export {
+  DeliveryFailed,
+  type EmailMessage,
+  Mailer,
+  mailerConsole,
+  makeTest,
+  SmsSender,
+  type SmsMessage,
+  smsConsole
+} from "./Ports.js"
+export { defaultKdfParams, formatHash, type KdfParams, needsRehash, parseHash } from "./Password.js"
