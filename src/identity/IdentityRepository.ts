@@ -83,7 +83,7 @@ export class IdentityRepository extends Context.Tag("customer360/IdentityReposit
     windows: ReadonlyArray<Throttle.Window>
   ) => Effect.Effect<void, StorageError>
   readonly releaseThrottle: (key: string, seq: number) => Effect.Effect<void, StorageError>
-  /** The latest challenge of (phone, user), whatever its status. */
+  /** The active challenge of (phone, user), or else its latest, whatever its status. */
   readonly latestChallenge: (phone: string, userId: string) => Effect.Effect<Option.Option<Challenge>, StorageError>
   /**
    * Supersedes the phone's active challenge (whoever's) and inserts the new one; another active one
@@ -213,8 +213,9 @@ export const make = Effect.gen(function*() {
     uow.write<never>({ operation: "giving an attempt back", statements: [throttle.release(key, seq)] })
 
   const latestChallenge = (phone: string, userId: string) =>
+    // the active one if there is one (at most one per phone), else the newest
     sql<Record<string, unknown>>`SELECT * FROM c360_link_challenges WHERE phone = ${phone} AND user_id = ${userId}
-      ORDER BY created_at DESC, id DESC LIMIT 1`.pipe(
+      ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1`.pipe(
       storage("reading a link challenge"),
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toChallenge))
     )

@@ -39,6 +39,8 @@ const HOUR = 60 * MINUTE
 const SMALL = { ln: 10, r: 8, p: 1 } as const
 
 export interface IdentityContractOptions {
+  /** The failed logins allowed per hour (default 100, the production default; D1 runs fewer). */
+  readonly loginLimit?: number
   /** Concurrent wrong logins on one account (0: not run). */
   readonly concurrentLogins?: number
   /** Concurrent confirmations of one code (0: not run). */
@@ -89,7 +91,11 @@ export const identityContract = <E>(
   options: IdentityContractOptions = {}
 ) => {
   const ports = makeTest()
-  const config = Layer.effect(Config.Customer360Config, Config.make({ identity: { password: SMALL } }))
+  const limit = options.loginLimit ?? 100
+  const config = Layer.effect(
+    Config.Customer360Config,
+    Config.make({ identity: { password: SMALL, maxFailedLoginsPerHour: limit } })
+  )
   const services = Registry.services.pipe(
     Layer.provideMerge(Layer.mergeAll(config, EventBus.layer, ports.layer)),
     Layer.provideMerge(storage)
@@ -192,7 +198,7 @@ export const identityContract = <E>(
         expect(visible(unverified)).not.toContain(PASSWORD)
       }))
 
-    it.effect("at most 100 failed logins per account in any hour: the 101st is TooManyAttempts, even with the right password, and says when to retry; a correct login gives its slot back; an unknown e-mail is limited the same; the window slides", () =>
+    it.effect(`at most ${limit} failed logins per account in any hour: the next is TooManyAttempts, even with the right password, and says when to retry; a correct login gives its slot back; an unknown e-mail is limited the same; the window slides`, () =>
       Effect.gen(function*() {
         const identity = yield* Identity
         const T = Date.UTC(2032, 3, 1, 3)
@@ -200,27 +206,28 @@ export const identityContract = <E>(
         const { email, password } = yield* verifiedUser()
         // correct logins do not use the budget
         for (let i = 0; i < 3; i++) yield* identity.login(email, password)
-        for (let i = 0; i < 100; i++) {
-          if (i === 50) yield* TestClock.setTime(T + 30 * MINUTE)
+        const half = limit / 2
+        for (let i = 0; i < limit; i++) {
+          if (i === half) yield* TestClock.setTime(T + 30 * MINUTE)
           expect(tagOf(yield* failureOf(identity.login(email, `wrong ${i}`)))).toBe("InvalidCredentials")
         }
         const refused = yield* failureOf(identity.login(email, password))
         expect(refused).toMatchObject({ _tag: "TooManyAttempts", retryAfterSeconds: 1800 })
-        // 60 minutes after the first 50 failures, they leave the window: 50 slots again
+        // 60 minutes after the first half of the failures, they leave the window: that many slots again
         yield* TestClock.setTime(T + HOUR)
         expect((yield* identity.login(email, password)).active).toBe(true)
-        for (let i = 0; i < 50; i++) expect(tagOf(yield* failureOf(identity.login(email, `again ${i}`)))).toBe("InvalidCredentials")
+        for (let i = 0; i < half; i++) expect(tagOf(yield* failureOf(identity.login(email, `again ${i}`)))).toBe("InvalidCredentials")
         expect(tagOf(yield* failureOf(identity.login(email, password)))).toBe("TooManyAttempts")
         // an unknown e-mail: the same budget, the same errors
         const unknown = freshEmail()
-        for (let i = 0; i < 100; i++) expect(tagOf(yield* failureOf(identity.login(unknown, `x${i}`)))).toBe("InvalidCredentials")
+        for (let i = 0; i < limit; i++) expect(tagOf(yield* failureOf(identity.login(unknown, `x${i}`)))).toBe("InvalidCredentials")
         expect(tagOf(yield* failureOf(identity.login(unknown, "x")))).toBe("TooManyAttempts")
         // the table holds hashed keys only
         expect((yield* dumpAll).join("\n")).not.toContain(unknown)
       }))
 
     if ((options.concurrentLogins ?? 0) > 0) {
-      it.effect(`${options.concurrentLogins} concurrent wrong logins on one account: exactly 100 are checked (InvalidCredentials), the rest TooManyAttempts`, () =>
+      it.effect(`${options.concurrentLogins} concurrent wrong logins on one account: exactly ${limit} are checked (InvalidCredentials), the rest TooManyAttempts`, () =>
         Effect.gen(function*() {
           const identity = yield* Identity
           yield* TestClock.setTime(Date.UTC(2032, 4, 1, 3))
@@ -231,8 +238,8 @@ export const identityContract = <E>(
             { concurrency: "unbounded" }
           )
           const tags = results.map((r) => (Either.isLeft(r) ? tagOf(r.left) : "success"))
-          expect(tags.filter((t) => t === "InvalidCredentials")).toHaveLength(100)
-          expect(tags.filter((t) => t === "TooManyAttempts")).toHaveLength(n - 100)
+          expect(tags.filter((t) => t === "InvalidCredentials")).toHaveLength(limit)
+          expect(tags.filter((t) => t === "TooManyAttempts")).toHaveLength(n - limit)
         }))
     }
 
