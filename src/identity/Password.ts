@@ -8,8 +8,9 @@
  * self-describing string, `scrypt$ln=17,r=8,p=1$<salt base64>$<key base64>`, so a hash made under
  * older parameters is still verified, and `login` rehashes it under the configured ones.
  *
- * `node:crypto` is loaded on first use, not when the library loads: a host without it (a Worker
- * without `nodejs_compat`) runs every other module and fails only here.
+ * `node:crypto` is loaded on first use, not when the library loads, and without an `import` a
+ * bundler must resolve: a host without it (a Worker without `nodejs_compat`) runs every other module
+ * and fails only here.
  *
  * @since 0.5.0
  */
@@ -90,7 +91,19 @@ export const needsRehash = (stored: string, configured: KdfParams): boolean =>
   })
 
 let loaded: Promise<typeof NodeCrypto> | undefined
-const specifier = "node:crypto"
+
+/**
+ * `node:crypto` without an `import` of it a bundler or a Worker's module loader would have to
+ * resolve: `process.getBuiltinModule` (Node 20.16+, Workers with `nodejs_compat`), else — on an older
+ * Node 20 — a dynamic import the bundler does not see.
+ */
+const loadNodeCrypto = (): Promise<typeof NodeCrypto> => {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+  const builtin = proc?.getBuiltinModule?.("node:crypto") as typeof NodeCrypto | undefined
+  if (builtin !== undefined) return Promise.resolve(builtin)
+  // a Function body hides the import from bundlers (see above)
+  return (new Function("s", "return import(s)") as (s: string) => Promise<typeof NodeCrypto>)("node:crypto")
+}
 
 /**
  * `node:crypto`, loaded once on first use (see the module documentation).
@@ -98,7 +111,7 @@ const specifier = "node:crypto"
  * @since 0.5.0
  */
 export const nodeCrypto: Effect.Effect<typeof NodeCrypto> = Effect.promise(() => {
-  loaded ??= import(/* @vite-ignore */ specifier) as Promise<typeof NodeCrypto>
+  loaded ??= loadNodeCrypto()
   return loaded
 })
 
