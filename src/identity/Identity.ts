@@ -404,8 +404,10 @@ export const make = Effect.gen(function*() {
           return yield* new ProfileClaimed()
         }
         yield* repo.updateChallenge(challenge, { status: "used", attempts: challenge.attempts })
-        if (target.userId === null) {
-          const own = yield* profileOf(userId)
+        const own = yield* profileOf(userId)
+        // `own` is the target when a concurrent confirmation linked it since the challenge was read:
+        // the challenge's stale version then runs this again, and it finds the challenge used
+        if (target.userId === null && own !== target.id) {
           yield* customers.merge({ survivorId: target.id, mergedIds: [own], dryRun: false, actor: userId }).pipe(
             // the profile was given a login between the reads: it is claimed
             Effect.catchTags({ MergeRefused: () => Effect.fail(new ProfileClaimed()), CustomerNotFound: Effect.die, ValidationError: Effect.die })
