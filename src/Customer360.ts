@@ -33,6 +33,11 @@ export type Services =
  * Builds the services over `storage`. Fails with `ValidationError` for bad options and with
  * `StorageError` when the database cannot be opened or migrated.
  *
+ * The identity module's ports to the outside — `Identity.Mailer` (e-mail verification) and
+ * `Identity.SmsSender` (link codes) — are optional: provide them under this layer
+ * (`Customer360.layer(storage).pipe(Layer.provide(mySmsSenderLayer))`); without them nothing is sent
+ * and each message is logged as undelivered, without its secret (docs/identity.md).
+ *
  * @example
  * ```ts
  * import { Customer360, Customers } from "customer360"

@@ -120,7 +120,12 @@ const toChallenge = (r: Record<string, unknown>): Challenge => ({
   version: int(r.version)
 })
 
-/** @since 0.5.0 */
+/**
+ * Builds the repository over the client and the unit of work (see the module documentation for
+ * what each guard's failure means).
+ *
+ * @since 0.5.0
+ */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const uow = yield* UnitOfWork
