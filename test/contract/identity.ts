@@ -359,7 +359,7 @@ export const identityContract = <E>(
         expect((daily as { retryAfterSeconds: number }).retryAfterSeconds).toBe(20 * 3600)
       }))
 
-    it.effect("a code dies at its fifth wrong try (the right code then fails); an expired, a superseded and a used code fail InvalidCode", () =>
+    it.effect("a code dies at its fifth wrong try (the right code then fails); an expired, a superseded (also by another user's request) and a used code fail InvalidCode; a code works only for the user who asked for it", () =>
       Effect.gen(function*() {
         const identity = yield* Identity
         const T = Date.UTC(2032, 9, 1, 3)
@@ -391,6 +391,18 @@ export const identityContract = <E>(
         const { customer } = yield* identity.confirmLink(u.user.id, { phone, code: latest })
         expect(customer).toMatchObject({ id: w.id, userId: u.user.id })
         expect(tagOf(yield* failureOf(identity.confirmLink(u.user.id, { phone, code: latest })))).toBe("InvalidCode")
+        // another user's request supersedes the first user's code; a code is tied to its request
+        const w2 = yield* walkIn()
+        const a = yield* verifiedUser()
+        const b = yield* verifiedUser()
+        yield* identity.requestLink(a.user.id, { phone: w2.phone! })
+        const codeOfA = lastSms(w2.phone!).code
+        yield* identity.requestLink(b.user.id, { phone: w2.phone! })
+        const codeOfB = lastSms(w2.phone!).code
+        expect(tagOf(yield* failureOf(identity.confirmLink(a.user.id, { phone: w2.phone!, code: codeOfA })))).toBe("InvalidCode")
+        expect(tagOf(yield* failureOf(identity.confirmLink(a.user.id, { phone: w2.phone!, code: codeOfB })))).toBe("InvalidCode")
+        expect((yield* identity.confirmLink(b.user.id, { phone: w2.phone!, code: codeOfB })).customer.userId).toBe(b.user.id)
+        expect(tagOf(yield* failureOf(identity.requestLink("usr_00000000000000000000000000", { phone: w2.phone! })))).toBe("UserNotFound")
       }))
 
     it.effect("a resend buys no guesses: 10 wrong codes per hour per phone and per user across codes, then TooManyAttempts even for the right code", () =>
