@@ -50,6 +50,7 @@ import {
   ruleDefinition,
   type RuleKind
 } from "./Fraud.js"
+import { type MergeContext, repoint } from "../customers/index.js"
 
 /**
  * What one evaluation covers: the customers with `after < id <= upTo` (`upTo` `null`: no upper
@@ -162,6 +163,26 @@ export interface FraudRepositoryShape {
     customerId: string,
     change: { readonly from: string; readonly to: string; readonly at: number }
   ) => Effect.Effect<void, StorageError>
+  /**
+   * Plans moving the merged profile's decisions and flags to the survivor (docs/merge.md), reading
+   * only: a decision whose window key, or an active flag whose flag, the survivor already holds (or
+   * another profile of the same merge moves to it) stays on the merged profile; the others are
+   * re-pointed, set-based, each journaled as `moved` (a flag's `version` stepped, so that a clearing
+   * planned on a read from before the merge runs again).
+   */
+  readonly planMerge: (context: MergeContext) => Effect.Effect<FraudMergePlan, StorageError>
+}
+
+/**
+ * What a merge moves of one merged profile's fraud records, and what stays (see
+ * `FraudRepositoryShape.planMerge`).
+ *
+ * @since 0.4.0
+ */
+export interface FraudMergePlan {
+  readonly decisions: { readonly moved: number; readonly stayed: number }
+  readonly flags: { readonly moved: number; readonly stayed: number }
+  readonly apply: Effect.Effect<void, StorageError>
 }
 
 /** @since 0.3.0 */
@@ -300,7 +321,7 @@ export const make = Effect.gen(function*() {
         NULL AS pair_id, NULL AS pair_amount
       FROM episodes e
       JOIN events v ON v.customer_id = e.customer_id AND v.at > e.at - ${big(len)} AND v.at <= e.at
-      JOIN c360_customers c ON c.id = e.customer_id
+      JOIN c360_customers c ON c.id = e.customer_id AND c.merged_into IS NULL
       ORDER BY e.customer_id, e.at, v.at, v.p DESC, v.id`
   }
 
@@ -321,7 +342,7 @@ export const make = Effect.gen(function*() {
         t.transaction_id AS item_id, t.amount AS item_amount, NULL AS pair_id, NULL AS pair_amount
       FROM episodes e
       JOIN large t ON t.customer_id = e.customer_id AND t.at >= e.at AND t.at < e.at + ${big(len)}
-      JOIN c360_customers c ON c.id = e.customer_id
+      JOIN c360_customers c ON c.id = e.customer_id AND c.merged_into IS NULL
       ORDER BY e.customer_id, e.at, t.at, t.transaction_id`
   }
 
@@ -363,7 +384,7 @@ export const make = Effect.gen(function*() {
         y.d_id AS item_id, y.d_amount AS item_amount, y.w_id AS pair_id, y.w_amount AS pair_amount
       FROM episodes e
       JOIN cycles y ON y.customer_id = e.customer_id AND y.d_at >= e.at AND y.d_at < e.at + ${big(len)}
-      JOIN c360_customers c ON c.id = e.customer_id
+      JOIN c360_customers c ON c.id = e.customer_id AND c.merged_into IS NULL
       ORDER BY e.customer_id, e.at, y.d_at, y.d_id`
   }
 
@@ -391,7 +412,8 @@ export const make = Effect.gen(function*() {
     }
     if (parts.length === 0) return Effect.succeed(0)
     const union = parts.reduce((all, part) => sql`${all} UNION ALL ${part}`)
-    return sql<{ n: unknown }>`SELECT count(DISTINCT customer_id) AS n FROM (${union}) active`.pipe(
+    return sql<{ n: unknown }>`SELECT count(DISTINCT customer_id) AS n FROM (${union}) active
+      WHERE customer_id NOT IN (SELECT id FROM c360_customers WHERE merged_into IS NOT NULL)`.pipe(
       Effect.map((rows) => int(rows[0]?.n ?? 0)),
       storage("counting the customers a fraud run evaluates")
     )
@@ -588,7 +610,45 @@ export const make = Effect.gen(function*() {
         WHERE id = ${customerId} AND tier = ${change.from}`]
     })
 
+  const planMerge: FraudRepositoryShape["planMerge"] = (context) =>
+    Effect.gen(function*() {
+      const from = context.merged.id
+      // the survivor and the profiles this merge moves to it before this one
+      const memo = `fraud:merge-owners:${context.mergeId}`
+      const owners = (yield* uow.recall<ReadonlyArray<string>>(memo)) ?? [context.survivor.id]
+      yield* uow.remember(memo, [...owners, from])
+      const decisionMoves = sql`NOT EXISTS (SELECT 1 FROM c360_fraud_decisions s
+        WHERE ${sql.in("s.customer_id", owners)} AND s.rule_id = c360_fraud_decisions.rule_id
+          AND s.rule_version = c360_fraud_decisions.rule_version AND s.window_from = c360_fraud_decisions.window_from
+          AND s.window_to = c360_fraud_decisions.window_to)`
+      const flagMoves = sql`NOT (c360_fraud_flags.cleared_at IS NULL AND EXISTS (SELECT 1 FROM c360_fraud_flags s
+        WHERE ${sql.in("s.customer_id", owners)} AND s.flag = c360_fraud_flags.flag AND s.cleared_at IS NULL))`
+      const rows = yield* sql<Record<string, unknown>>`SELECT
+          (SELECT count(*) FROM c360_fraud_decisions WHERE customer_id = ${from}) AS decisions,
+          (SELECT count(*) FROM c360_fraud_decisions WHERE customer_id = ${from} AND ${decisionMoves}) AS decisions_moved,
+          (SELECT count(*) FROM c360_fraud_flags WHERE customer_id = ${from}) AS flags,
+          (SELECT count(*) FROM c360_fraud_flags WHERE customer_id = ${from} AND ${flagMoves}) AS flags_moved`.pipe(
+        storage("counting the fraud records of a merged profile")
+      )
+      const r = rows[0] ?? {}
+      const [flagJournal] = repoint(sql, context, { part: "fraud", table: "c360_fraud_flags", where: flagMoves })
+      return {
+        decisions: { moved: int(r.decisions_moved ?? 0), stayed: int(r.decisions ?? 0) - int(r.decisions_moved ?? 0) },
+        flags: { moved: int(r.flags_moved ?? 0), stayed: int(r.flags ?? 0) - int(r.flags_moved ?? 0) },
+        apply: uow.write<never>({
+          operation: "moving fraud decisions and flags to a merge's survivor",
+          statements: [
+            ...repoint(sql, context, { part: "fraud", table: "c360_fraud_decisions", where: decisionMoves }),
+            flagJournal!,
+            sql`UPDATE c360_fraud_flags SET customer_id = ${context.survivor.id}, version = version + 1
+              WHERE customer_id = ${from} AND ${flagMoves}`
+          ]
+        })
+      }
+    })
+
   return FraudRepository.of({
+    planMerge,
     recordedRules,
     recordRules,
     lastRunAt,

@@ -19,6 +19,7 @@ import { storage } from "../platform/sql/SqlFailure.js"
 import { UnitOfWork } from "../platform/UnitOfWork.js"
 import { encodeId } from "../kernel/Ids.js"
 import { randomBytes } from "../kernel/Random.js"
+import { type MergeContext, repoint } from "../customers/index.js"
 import { ActivityRecord, Note } from "./Note.js"
 
 /** What a newest-first read asks for: the items after `before` (older), at most `limit`. @since 0.2.0 */
@@ -42,6 +43,13 @@ export class NoteRepository extends Context.Tag("customer360/NoteRepository")<No
       readonly exceptSubjects?: ReadonlyArray<string> | undefined
     }
   ) => Effect.Effect<ReadonlyArray<ActivityRecord>, StorageError>
+  /** How many notes and activities the customer has now (a merge's plan, docs/merge.md). */
+  readonly mergeCounts: (customerId: string) => Effect.Effect<{ readonly notes: number; readonly activities: number }, StorageError>
+  /**
+   * Re-points every note and activity of the merged profile to the survivor, set-based, each row
+   * journaled as `moved` by the same statements (docs/merge.md).
+   */
+  readonly mergeInto: (context: MergeContext) => Effect.Effect<void, StorageError>
 }>() {}
 
 const toNote = (r: Record<string, unknown>) =>
@@ -136,7 +144,27 @@ export const make = Effect.gen(function*() {
         ORDER BY key`]
     })
 
-  return { repository: NoteRepository.of({ insert, notes, activities }), log: ActivityLog.of({ record }) }
+  const mergeCounts = (customerId: string) =>
+    sql<{ notes: unknown; activities: unknown }>`SELECT
+        (SELECT count(*) FROM c360_notes WHERE customer_id = ${customerId}) AS notes,
+        (SELECT count(*) FROM c360_activities WHERE customer_id = ${customerId}) AS activities`.pipe(
+      storage("counting the notes and activities of a merged profile"),
+      Effect.map((rows) => ({ notes: int(rows[0]?.notes ?? 0), activities: int(rows[0]?.activities ?? 0) }))
+    )
+
+  const mergeInto = (context: MergeContext) =>
+    uow.write<never>({
+      operation: "moving notes and activities to a merge's survivor",
+      statements: [
+        ...repoint(sql, context, { part: "notes", table: "c360_notes" }),
+        ...repoint(sql, context, { part: "notes", table: "c360_activities" })
+      ]
+    })
+
+  return {
+    repository: NoteRepository.of({ insert, notes, activities, mergeCounts, mergeInto }),
+    log: ActivityLog.of({ record })
+  }
 })
 
 /**

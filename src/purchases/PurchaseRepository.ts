@@ -21,6 +21,7 @@ import type { StorageError } from "../kernel/Errors.js"
 import { instant, int, textOrNull } from "../platform/sql/Columns.js"
 import { corrupt, storage } from "../platform/sql/SqlFailure.js"
 import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
+import { type MergeContext, repoint } from "../customers/index.js"
 import { type PointsEntry, Purchase, PurchaseItem, PurchaseReturn } from "./Purchase.js"
 
 /**
@@ -119,7 +120,29 @@ export class PurchaseRepository extends Context.Tag("customer360/PurchaseReposit
   /** The customer's points entries, newest first. */
   readonly pointsHistory: (customerId: string, limit: number) => Effect.Effect<ReadonlyArray<PointsEntry>, StorageError>
   readonly rfmOf: (customerId: string) => Effect.Effect<Option.Option<RfmRow>, StorageError>
+  /** How many purchases and returns the customer has now (a merge's plan, docs/merge.md). */
+  readonly mergeCounts: (customerId: string) => Effect.Effect<{ readonly purchases: number; readonly returns: number }, StorageError>
+  /**
+   * Re-points the merged profile's purchases, their lines and its returns to the survivor,
+   * set-based, each row journaled as `moved`, and writes both profiles' figures as planned on the
+   * merge's read, each `purchase_version` the read one plus one (a purchase of either profile that
+   * commits meanwhile makes the merge run again) (docs/merge.md).
+   */
+  readonly mergeInto: (
+    context: MergeContext,
+    figures: { readonly survivor: MergeFigures; readonly merged: MergeFigures }
+  ) => Effect.Effect<void, StorageError>
 }>() {}
+
+/** A profile's purchase figures as a merge writes them. @since 0.4.0 */
+export interface MergeFigures {
+  readonly purchaseVersion: number
+  readonly totalOrders: number
+  readonly totalSpent: number
+  readonly points: number
+  readonly lastPurchaseAt: number | null
+  readonly level: string
+}
 
 const toItem = (r: Record<string, unknown>) =>
   new PurchaseItem({ productId: String(r.product_id), name: String(r.name), quantity: int(r.quantity), unitPrice: int(r.unit_price) })
@@ -386,7 +409,52 @@ export const make = Effect.gen(function*() {
       )
     )
 
+  const mergeCounts = (customerId: string) =>
+    sql<{ purchases: unknown; returns: unknown }>`SELECT
+        (SELECT count(*) FROM c360_purchases WHERE customer_id = ${customerId}) AS purchases,
+        (SELECT count(*) FROM c360_purchase_returns WHERE customer_id = ${customerId}) AS returns`.pipe(
+      storage("counting the purchases of a merged profile"),
+      Effect.map((rows) => ({ purchases: int(rows[0]?.purchases ?? 0), returns: int(rows[0]?.returns ?? 0) }))
+    )
+
+  const figuresUpdate = (customerId: string, f: MergeFigures, at: Date) =>
+    sql`UPDATE c360_customers SET ${
+      sql.update({
+        purchase_version: f.purchaseVersion,
+        total_orders: f.totalOrders,
+        total_spent: f.totalSpent,
+        points: f.points,
+        last_purchase_at: f.lastPurchaseAt,
+        membership_level: f.level,
+        updated_at: at.getTime()
+      })
+    } WHERE id = ${customerId}`
+
+  const mergeInto: PurchaseRepository["Type"]["mergeInto"] = (context, figures) => {
+    const from = context.merged.id
+    const to = context.survivor.id
+    return uow.write<never>({
+      operation: "moving purchases to a merge's survivor",
+      statements: [
+        ...repoint(sql, context, { part: "purchases", table: "c360_purchases" }),
+        // a line's id is its purchase's and its number
+        sql`INSERT INTO c360_merge_rows (merge_id, part, table_name, row_id, action, from_customer, to_customer)
+          SELECT ${context.mergeId}, 'purchases', 'c360_purchase_items', purchase_id || ':' || CAST(line AS TEXT), 'moved',
+            ${from}, ${to}
+          FROM c360_purchase_items WHERE customer_id = ${from}`,
+        sql`UPDATE c360_purchase_items SET customer_id = ${to} WHERE customer_id = ${from}`,
+        ...repoint(sql, context, { part: "purchases", table: "c360_purchase_returns" }),
+        figuresUpdate(from, figures.merged, context.at),
+        figuresUpdate(to, figures.survivor, context.at)
+      ],
+      // a purchase of either profile committed since the read: plan the merge again
+      onFailure: (f) => (f._tag === "StaleWrite" ? rerun : undefined)
+    })
+  }
+
   return PurchaseRepository.of({
+    mergeCounts,
+    mergeInto,
     findByReference,
     findReturn,
     state,

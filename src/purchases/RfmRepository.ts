@@ -17,6 +17,9 @@
  * In quantile mode a first pass stores the inputs, a second counts each value's place among all
  * customers (`c360_rfm_quantiles`), a third scores from those places.
  *
+ * A profile merged into another (DOMAIN §9a) is left out: it is neither scored nor counted, and takes
+ * no place among the scored customers; its last `c360_rfm` row stays as the record of its score.
+ *
  * @since 0.3.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -131,7 +134,7 @@ export const make = Effect.gen(function*() {
           sum(amount - returned) AS monetary
         FROM c360_purchases WHERE ${inRange("customer_id", range)} GROUP BY customer_id
       ) a ON a.customer_id = c.id
-      WHERE ${inRange("c.id", range)}`
+      WHERE ${inRange("c.id", range)} AND c.merged_into IS NULL`
 
   const lock = (range: CustomerRange): ReadonlyArray<Statement.Statement<unknown>> =>
     isPg ? [sql`SELECT id FROM c360_customers WHERE ${inRange("id", range)} FOR UPDATE`] : []
@@ -157,17 +160,18 @@ export const make = Effect.gen(function*() {
       sql`INSERT INTO c360_outbox (id, channel, type, subject, payload, occurred_at)
         SELECT ${eventId}, 'customers', 'customer.tier_changed', c.id, ${payload}, ${bigint(at.now)}
         FROM c360_customers c JOIN c360_rfm r ON r.customer_id = c.id
-        WHERE ${inRange("c.id", range)} AND c.tier <> r.tier
+        WHERE ${inRange("c.id", range)} AND c.tier <> r.tier AND c.merged_into IS NULL
         ORDER BY c.id`,
       sql`UPDATE c360_customers SET tier = r.tier, updated_at = ${bigint(at.now)}, purchase_version = purchase_version + 1
         FROM c360_rfm r
-        WHERE r.customer_id = c360_customers.id AND ${inRange("c360_customers.id", range)} AND c360_customers.tier <> r.tier`
+        WHERE r.customer_id = c360_customers.id AND ${inRange("c360_customers.id", range)} AND c360_customers.tier <> r.tier
+          AND c360_customers.merged_into IS NULL`
     ]
   }
 
   const changes = (range: CustomerRange) =>
     sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_customers c JOIN c360_rfm r ON r.customer_id = c.id
-      WHERE ${inRange("c.id", range)} AND c.tier <> r.tier`
+      WHERE ${inRange("c.id", range)} AND c.tier <> r.tier AND c.merged_into IS NULL`
 
   const upsertSet = sql.literal(`ON CONFLICT (customer_id) DO UPDATE SET last_day = excluded.last_day,
     frequency = excluded.frequency, monetary = excluded.monetary, r = excluded.r, f = excluded.f, m = excluded.m,
@@ -220,6 +224,9 @@ export const make = Effect.gen(function*() {
       ]
     })
 
+  // a merged profile keeps its last RFM row, but takes no place among the scored customers
+  const scored = sql.literal("customer_id NOT IN (SELECT id FROM c360_customers WHERE merged_into IS NOT NULL)")
+
   const countPlaces = uow.write<never>({
     operation: "counting RFM places",
     statements: [
@@ -227,7 +234,8 @@ export const make = Effect.gen(function*() {
       ...(["last_day", "frequency", "monetary"] as const).map((column) =>
         sql`INSERT INTO c360_rfm_quantiles (dimension, value, below, equal)
           SELECT ${column}, v, COALESCE(sum(n) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), n
-          FROM (SELECT COALESCE(${sql(column)}, -1) AS v, count(*) AS n FROM c360_rfm GROUP BY COALESCE(${sql(column)}, -1)) d`
+          FROM (SELECT COALESCE(${sql(column)}, -1) AS v, count(*) AS n FROM c360_rfm WHERE ${scored}
+            GROUP BY COALESCE(${sql(column)}, -1)) d`
       )
     ]
   })
@@ -245,8 +253,8 @@ export const make = Effect.gen(function*() {
           ${sql.literal(place("qf"))} AS f,
           ${sql.literal(place("qm"))} AS m
         FROM c360_rfm x
-        JOIN c360_customers c ON c.id = x.customer_id
-        CROSS JOIN (SELECT count(*) AS n FROM c360_rfm) p
+        JOIN c360_customers c ON c.id = x.customer_id AND c.merged_into IS NULL
+        CROSS JOIN (SELECT count(*) AS n FROM c360_rfm WHERE ${scored}) p
         JOIN c360_rfm_quantiles qr ON qr.dimension = 'last_day' AND qr.value = COALESCE(x.last_day, -1)
         JOIN c360_rfm_quantiles qf ON qf.dimension = 'frequency' AND qf.value = x.frequency
         JOIN c360_rfm_quantiles qm ON qm.dimension = 'monetary' AND qm.value = x.monetary
@@ -257,7 +265,7 @@ export const make = Effect.gen(function*() {
     return countedBatch(range, at, [upsert], "scoring customers (RFM, quantiles)")
   }
 
-  const count = sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_customers`.pipe(
+  const count = sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_customers WHERE merged_into IS NULL`.pipe(
     storage("counting customers"),
     Effect.map((rows) => int(rows[0]?.n ?? 0))
   )

@@ -63,10 +63,11 @@ export class StatsRepository extends Context.Tag("customer360/StatsRepository")<
 }>() {}
 
 /**
- * Counted customers: not deleted. Listing the statuses kept (rather than excluding `inactive`)
- * leaves out any status a later version adds, such as merged profiles (DOMAIN §9a).
+ * Counted customers: not deleted, not merged into another profile (DOMAIN §9a: a merged profile's
+ * purchases and totals are its survivor's). Listing the statuses kept (rather than excluding
+ * `inactive`) also leaves out any status a later version adds.
  */
-const COUNTED = "status IN ('active', 'blocked')"
+const COUNTED = "status IN ('active', 'blocked') AND merged_into IS NULL"
 
 /** Decodes a value built from a row, or fails `corrupt` naming the read. */
 const decodeAs = <A, I>(schema: Schema.Schema<A, I>, operation: string) => {

@@ -30,6 +30,7 @@ import { eventRow } from "../platform/sql/OutboxSql.js"
 import { corrupt, storage } from "../platform/sql/SqlFailure.js"
 import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
 import * as Schema from "effect/Schema"
+import { type MergeContext, journalRow, repoint } from "../customers/index.js"
 import { Ticket, TicketAction, type TicketStatus, TicketStats, type TicketType, isReturn } from "./Ticket.js"
 
 /** What the code of a ticket being created is replaced by in its event, once the database knows it. */
@@ -82,7 +83,31 @@ export class TicketRepository extends Context.Tag("customer360/TicketRepository"
     customerId: string,
     slice: { readonly before: Position | null; readonly limit: number }
   ) => Effect.Effect<ReadonlyArray<CustomerTicketAction>, StorageError>
+  /**
+   * Plans moving the merged profile's tickets, their history and its completed-ticket statistics to
+   * the survivor (docs/merge.md), reading only: what moves, as counted on the read, and the writes —
+   * set-based re-pointing (each ticket's `version` stepped, so that a change planned on a read from
+   * before the merge runs again), the merged statistics added into the survivor's row and the merged
+   * row zeroed, every row journaled.
+   */
+  readonly planMerge: (context: MergeContext) => Effect.Effect<TicketMergePlan, StorageError>
 }>() {}
+
+/**
+ * What a merge moves of one merged profile's tickets (see `TicketRepository.planMerge`).
+ *
+ * @since 0.4.0
+ */
+export interface TicketMergePlan {
+  readonly tickets: number
+  /** History rows (`c360_ticket_actions`). */
+  readonly actions: number
+  /** Completed tickets in the merged profile's statistics, added into the survivor's. */
+  readonly completed: number
+  readonly apply: Effect.Effect<void, StorageError>
+}
+
+const STAT_COLUMNS = ["completed", "boom", "doi", "thieu", "hoan", "khac", "returns"] as const
 
 const decodeTicket = Schema.decodeUnknown(Ticket)
 
@@ -325,7 +350,78 @@ export const make = Effect.gen(function*() {
       Effect.map((rows) => rows.map((r) => ({ action: toAction(r), code: String(r.ticket_code) })))
     )
 
+  const statsJson = (t: TicketStats) => ({
+    completed: t.completed,
+    boom: t.boom,
+    doi: t.doi,
+    thieu: t.thieu,
+    hoan: t.hoan,
+    khac: t.khac,
+    returns: t.returns,
+    lastCompletedAt: ms(t.lastCompletedAt)
+  })
+
+  const planMerge = (context: MergeContext) =>
+    Effect.gen(function*() {
+      const from = context.merged.id
+      const to = context.survivor.id
+      const counts = yield* sql<{ tickets: unknown; actions: unknown }>`SELECT
+          (SELECT count(*) FROM c360_tickets WHERE customer_id = ${from}) AS tickets,
+          (SELECT count(*) FROM c360_ticket_actions WHERE customer_id = ${from}) AS actions`.pipe(
+        storage("counting the tickets of a merged profile")
+      )
+      const merged = yield* stats(from)
+      // with several merged profiles, the survivor's row as the earlier ones in this merge leave it
+      const memo = `tickets:merge-stats:${context.mergeId}:${to}`
+      const survivorBefore = (yield* uow.recall<ReturnType<typeof statsJson>>(memo)) ?? statsJson(yield* stats(to))
+      const before = statsJson(merged)
+      const last = [survivorBefore.lastCompletedAt, before.lastCompletedAt].filter((v): v is number => v !== null)
+      yield* uow.remember(memo, {
+        ...Object.fromEntries(STAT_COLUMNS.map((c) => [c, survivorBefore[c] + before[c]])),
+        lastCompletedAt: last.length === 0 ? null : Math.max(...last)
+      })
+      const hasStats = STAT_COLUMNS.some((c) => before[c] !== 0) || before.lastCompletedAt !== null
+      const [ticketJournal] = repoint(sql, context, { part: "tickets", table: "c360_tickets" })
+      const statements: Array<Statement.Statement<unknown>> = [
+        ticketJournal!,
+        sql`UPDATE c360_tickets SET customer_id = ${to}, version = version + 1 WHERE customer_id = ${from}`,
+        ...repoint(sql, context, { part: "tickets", table: "c360_ticket_actions" })
+      ]
+      if (hasStats) {
+        const cols = sql.literal(STAT_COLUMNS.join(", "))
+        statements.push(
+          journalRow(sql, context, {
+            part: "tickets",
+            table: "c360_ticket_stats",
+            rowId: from,
+            action: "changed",
+            data: { before, survivorBefore }
+          }),
+          sql`INSERT INTO c360_ticket_stats (customer_id, ${cols}, last_completed_at)
+            SELECT ${to}, ${cols}, last_completed_at FROM c360_ticket_stats WHERE customer_id = ${from}
+            ON CONFLICT (customer_id) DO UPDATE SET ${
+            sql.literal(STAT_COLUMNS.map((c) => `${c} = c360_ticket_stats.${c} + excluded.${c}`).join(", "))
+          },
+              last_completed_at = CASE WHEN c360_ticket_stats.last_completed_at IS NULL
+                OR excluded.last_completed_at > c360_ticket_stats.last_completed_at
+                THEN excluded.last_completed_at ELSE c360_ticket_stats.last_completed_at END`,
+          sql`UPDATE c360_ticket_stats SET ${sql.literal(STAT_COLUMNS.map((c) => `${c} = 0`).join(", "))},
+            last_completed_at = NULL WHERE customer_id = ${from}`
+        )
+      }
+      return {
+        tickets: int(counts[0]?.tickets ?? 0),
+        actions: int(counts[0]?.actions ?? 0),
+        completed: before.completed,
+        apply: uow.write<never>({ operation: "moving tickets to a merge's survivor", statements }).pipe(
+          // what this transaction remembered of tickets names their old customer
+          Effect.zipRight(uow.forget("ticket:"))
+        )
+      } satisfies TicketMergePlan
+    })
+
   return TicketRepository.of({
+    planMerge,
     create,
     findByCode,
     update,

@@ -18,6 +18,7 @@ import type { StorageError } from "../kernel/Errors.js"
 import { instant, int, jsonColumn, textOrNull } from "../platform/sql/Columns.js"
 import { corrupt, storage } from "../platform/sql/SqlFailure.js"
 import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
+import { type MergeContext, repoint } from "../customers/index.js"
 import { BankTransfer, type TransferStatus } from "./Transfer.js"
 
 /** Which transfers a staff list shows. @since 0.2.0 */
@@ -43,6 +44,14 @@ export class TransferRepository extends Context.Tag("customer360/TransferReposit
     customerId: string,
     slice: { readonly before: Position | null; readonly limit: number }
   ) => Effect.Effect<ReadonlyArray<BankTransfer>, StorageError>
+  /** How many transfers are linked to the customer now (a merge's plan, docs/merge.md). */
+  readonly countForCustomer: (customerId: string) => Effect.Effect<number, StorageError>
+  /**
+   * Re-points every transfer linked to the merged profile to the survivor, set-based, each journaled
+   * as `moved`; each one's `version` steps, so that a link planned on a read from before the merge
+   * runs again (docs/merge.md).
+   */
+  readonly mergeInto: (context: MergeContext) => Effect.Effect<void, StorageError>
 }>() {}
 
 const decode = Schema.decodeUnknown(BankTransfer)
@@ -174,7 +183,28 @@ export const make = Effect.gen(function*() {
       Effect.flatMap((rows) => Effect.forEach(rows, toTransfer))
     )
 
-  return TransferRepository.of({ findByProvider, findById, insert, update, list, forCustomer })
+  const countForCustomer = (customerId: string) =>
+    sql<{ n: unknown }>`SELECT count(*) AS n FROM c360_bank_transfers WHERE customer_id = ${customerId}`.pipe(
+      storage("counting a customer's transfers"),
+      Effect.map((rows) => int(rows[0]?.n ?? 0))
+    )
+
+  const mergeInto = (context: MergeContext) => {
+    const [journal] = repoint(sql, context, { part: "transfers", table: "c360_bank_transfers" })
+    return uow.write<never>({
+      operation: "moving bank transfers to a merge's survivor",
+      statements: [
+        journal!,
+        sql`UPDATE c360_bank_transfers SET customer_id = ${context.survivor.id}, version = version + 1
+          WHERE customer_id = ${context.merged.id}`
+      ]
+    }).pipe(
+      // what this transaction remembered of transfers names their old customer
+      Effect.zipRight(uow.forget("transfer:"))
+    )
+  }
+
+  return TransferRepository.of({ findByProvider, findById, insert, update, list, forCustomer, countForCustomer, mergeInto })
 })
 
 /** @since 0.2.0 */
