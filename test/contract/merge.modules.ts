@@ -323,4 +323,50 @@ export const mergeModulesContract = <E>(
         yield* Effect.flatMap(Fraud, (f) => f.run())
         expect(yield* countOf("c360_fraud_decisions", merged.id)).toBe(decisionsBefore)
       }).pipe(Effect.orDie))
+
+    it.effect("two profiles merged at once: the survivor's figures and ticket statistics are the sums of all three, each profile's rows move, of two equal active flags only the first moves; the dry run predicts it", () =>
+      Effect.gen(function*() {
+        const customers = yield* Customers
+        const purchases = yield* Purchases
+        const tickets = yield* Tickets
+        const wallets = yield* Wallets
+        const fraud = yield* Fraud
+        const T = Date.UTC(2047, 0, 10, 3, 30)
+        yield* setTime(T - 5 * DAY)
+        const [s, a, b] = yield* Effect.forEach([0, 1, 2], (i) => customers.create({ phone: freshPhone(), name: `P${i}` }))
+        for (const [i, c] of [s!, a!, b!].entries()) {
+          yield* purchases.record({ phone: c.phone!, amount: (i + 1) * 1_000_000, reference: freshRef("multi") })
+          const t = yield* tickets.create({ phone: c.phone!, type: "KHAC" } as never)
+          for (const to of ["processing", "waiting_carrier", "completed"]) yield* tickets.act(t.ticket.code, { action: "transition", to })
+        }
+        // both merged profiles flagged `suspicious`, in windows of their own (no decision collides)
+        for (const [k, c] of [a!, b!].entries()) {
+          for (const m of [0, 5, 10, 15, 20, 25]) {
+            yield* setTime(T + k * 2 * HOUR + m * MINUTE)
+            yield* wallets.deposit({ phone: c.phone!, amount: BIG, source: "manual", reference: freshRef("dep") })
+          }
+        }
+        yield* setTime(T + 5 * HOUR)
+        yield* fraud.run()
+        const preview = yield* customers.merge({ survivorId: s!.id, mergedIds: [a!.id, b!.id] })
+        const result = yield* customers.merge({ survivorId: s!.id, mergedIds: [a!.id, b!.id], dryRun: false })
+        expect(comparable(result)).toEqual(comparable(preview))
+        expect(result.moved.map((m) => m.parts.fraud)).toEqual([
+          { decisions: { moved: 1, stayed: 0 }, flags: { moved: 1, stayed: 0 } },
+          { decisions: { moved: 1, stayed: 0 }, flags: { moved: 0, stayed: 1 } }
+        ])
+        expect(result.moved.map((m) => m.parts.purchases)).toEqual([
+          { purchases: 1, returns: 0, totalOrders: 1, totalSpent: 2_000_000, points: 200 },
+          { purchases: 1, returns: 0, totalOrders: 1, totalSpent: 3_000_000, points: 300 }
+        ])
+        expect(yield* figures(s!.id)).toMatchObject({ totalOrders: 3, totalSpent: 6_000_000, points: 600, level: "gold" })
+        for (const m of [a!, b!]) expect(yield* figures(m.id)).toMatchObject({ totalOrders: 0, totalSpent: 0, points: 0 })
+        expect(yield* tickets.stats(s!.phone!)).toMatchObject({ completed: 3, khac: 3 })
+        for (const m of [a!, b!]) {
+          expect(yield* countOf("c360_purchases", m.id)).toBe(0)
+          expect(yield* countOf("c360_tickets", m.id)).toBe(0)
+        }
+        expect(yield* countOf("c360_fraud_flags", s!.id)).toBe(1)
+        expect(yield* countOf("c360_fraud_flags", b!.id)).toBe(1)
+      }).pipe(Effect.orDie))
   })
