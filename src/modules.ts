@@ -95,7 +95,12 @@ import * as IdentityMigrations from "./identity/Migrations.js"
  */
 export interface Module<Repositories, Services, ServicesIn, Group extends HttpApiGroup.HttpApiGroup.Any, HandlersIn> {
   readonly name: string
-  /** Its migrations, ids in its own range (customers 0100–0199, wallets 0200–0299, …). */
+  /**
+   * Its migrations. Ids are global and only ever grow: the migrator runs the migrations whose id is
+   * above the highest one a database has run, so a migration added later — to any module — takes
+   * the next free id above every existing one (the first of each module started its own range:
+   * customers 0100, wallets 0200, …; the merge's are 0850–0870, identity's 0900).
+   */
   readonly migrations: PlatformMigrations.Migrations
   /** Its repositories: one SQL implementation over the client and the unit of work, every engine. */
   readonly repositories: Layer.Layer<Repositories, never, SqlClient.SqlClient | UnitOfWork>

@@ -111,5 +111,5 @@ const merge = Effect.gen(function*() {
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0100_customers": customers,
   "0101_payment_codes": paymentCodes,
-  "0102_identity_and_merge": merge
+  "0850_identity_and_merge": merge
 }

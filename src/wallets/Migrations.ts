@@ -103,31 +103,16 @@ const wallets = Effect.gen(function*() {
 })
 
 /**
- * PostgreSQL, for the fast path (`FastPaths.ts`): the read and the group-commit write of a wallet
- * as PL/pgSQL functions, so that their plans are cached per connection instead of parsed and planned
- * on every call. They hold no rule: the change they apply is planned in TypeScript.
- * `c360_wallet_state` reads the wallet, its active credits and a reference's record.
+ * How long a wallet write waits for a wallet row another transaction holds, on PostgreSQL, before
+ * it gives up (`lock_not_available`) and is retried — on the locked path, with the same bound — a
+ * bounded number of times, then answered `StorageError` `contention` (HTTP 503).
  *
- * `c360_wallet_write_many`: several wallet writes in one statement and one transaction, with the
- * parts that every write has written set-based. Per write, in the caller's order (at most one write
- * per wallet, in wallet-id order, the lock order of every writer): the reference is recorded (`ON
- * CONFLICT DO NOTHING`: one already recorded, also by a concurrent transaction that commits first,
- * makes the write `duplicate` and nothing of it is written), then the wallet row is stepped only if
- * its version is still the planned one — and, for a write addressed by phone, only while that phone
- * still belongs to the wallet's customer (if not, the reference row just inserted is removed again
- * and the write is `stale`), then its credits are updated. After the loop, the ledger entries and the
- * outbox events of every applied write go in with one INSERT each, in write order. Anything else that
- * fails fails the whole statement, and the client sends each of its writes again alone. Returns one
- * outcome per write: `applied`, `stale` or `duplicate`. A wallet row locked by someone else is waited
- * for at most {@link WALLET_LOCK_TIMEOUT_MS} (the function's own `lock_timeout`): a stuck wallet
- * fails its batch fast instead of holding a group-commit slot (see `FastPaths.ts`).
+ * @internal
  */
-const walletFunctions = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      Effect.zipRight(
-        sql.unsafe(`CREATE FUNCTION c360_wallet_state(p_phone text, p_customer text, p_reference text)
+export const WALLET_LOCK_TIMEOUT_MS = 500
+
+/** The text of `c360_wallet_state` as migration 0201 created it. */
+const walletStateFunction = `CREATE FUNCTION c360_wallet_state(p_phone text, p_customer text, p_reference text)
           RETURNS json LANGUAGE plpgsql STABLE AS $$
           DECLARE result json;
           BEGIN
@@ -143,8 +128,10 @@ const walletFunctions = Effect.gen(function*() {
             FROM c360_customers c JOIN c360_wallets w ON w.customer_id = c.id
             WHERE (p_phone IS NOT NULL AND c.phone = p_phone) OR (p_phone IS NULL AND c.id = p_customer);
             RETURN result;
-          END $$`),
-        sql.unsafe(`CREATE FUNCTION c360_wallet_write_many(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+          END $$`
+
+/** The text of `c360_wallet_write_many` as migration 0201 created it. */
+const walletWriteManyFunction = `CREATE FUNCTION c360_wallet_write_many(p jsonb) RETURNS jsonb LANGUAGE plpgsql
           SET lock_timeout = '${WALLET_LOCK_TIMEOUT_MS}ms' AS $$
           DECLARE
             item jsonb;
@@ -215,23 +202,170 @@ const walletFunctions = Effect.gen(function*() {
               ORDER BY a.n, x.ord;
             END IF;
             RETURN results;
-          END $$`)
+          END $$`
+
+/**
+ * PostgreSQL, for the fast path (`FastPaths.ts`): the read and the group-commit write of a wallet
+ * as PL/pgSQL functions, so that their plans are cached per connection instead of parsed and planned
+ * on every call. They hold no rule: the change they apply is planned in TypeScript.
+ * `c360_wallet_state` reads the wallet, its active credits and a reference's record.
+ *
+ * `c360_wallet_write_many`: several wallet writes in one statement and one transaction, with the
+ * parts that every write has written set-based. Per write, in the caller's order (at most one write
+ * per wallet, in wallet-id order, the lock order of every writer): the reference is recorded (`ON
+ * CONFLICT DO NOTHING`: one already recorded, also by a concurrent transaction that commits first,
+ * makes the write `duplicate` and nothing of it is written), then the wallet row is stepped only if
+ * its version is still the planned one — and, for a write addressed by phone, only while that phone
+ * still belongs to the wallet's customer (if not, the reference row just inserted is removed again
+ * and the write is `stale`), then its credits are updated. After the loop, the ledger entries and the
+ * outbox events of every applied write go in with one INSERT each, in write order. Anything else that
+ * fails fails the whole statement, and the client sends each of its writes again alone. Returns one
+ * outcome per write: `applied`, `stale` or `duplicate`. A wallet row locked by someone else is waited
+ * for at most {@link WALLET_LOCK_TIMEOUT_MS} (the function's own `lock_timeout`): a stuck wallet
+ * fails its batch fast instead of holding a group-commit slot (see `FastPaths.ts`).
+ */
+const walletFunctions = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.zipRight(
+        sql.unsafe(walletStateFunction),
+        sql.unsafe(walletWriteManyFunction)
       ),
     orElse: () => Effect.void
   })
 })
 
+
+/** `text` with `from` replaced by `to`; a text that does not hold `from` is a programming error. */
+const replaced = (text: string, from: string, to: string): string => {
+  if (!text.includes(from)) throw new Error(`wallet migration: ${JSON.stringify(from.slice(0, 60))} not found`)
+  return text.split(from).join(to)
+}
+
+/** The ledger's entry kinds from migration 0860 on (docs/wallets.md#merge). */
+const LEDGER_KINDS = "'deposit', 'withdrawal', 'credit_issued', 'credit_spent', 'credit_expired', " +
+  "'merge_out', 'merge_in', 'credit_merged_out', 'credit_merged_in'"
+/** The kinds of real-money entries (no credit). */
+const REAL_KINDS = "'deposit', 'withdrawal', 'merge_out', 'merge_in'"
+
 /**
- * How long a wallet write waits for a wallet row another transaction holds, on PostgreSQL, before
- * it gives up (`lock_not_available`) and is retried — on the locked path, with the same bound — a
- * bounded number of times, then answered `StorageError` `contention` (HTTP 503).
+ * Merging wallets (DOMAIN §9a, docs/wallets.md#merge):
+ * - four entry kinds: `merge_out` / `merge_in` (a merged wallet's real balance leaving it and
+ *   arriving on the survivor's) and `credit_merged_out` / `credit_merged_in` (a merged wallet's
+ *   credit closed, and the survivor's new credit with its remainder and expiry);
+ * - a credit status `merged` with `merged_amount` (what moved) and `merged_to` (the new credit): a
+ *   credit's remainder = amount − consumed − expired − merged, always;
+ * - every wallet read or write addressed by a merged profile's phone or id reaches its survivor's
+ *   wallet: the PostgreSQL fast path's functions are redefined to resolve `merged_into`.
  *
- * @internal
+ * SQLite and D1 cannot change a CHECK: the ledger and the credits are rebuilt (created anew,
+ * copied, the old table dropped, the new one renamed; their indexes and the append-only triggers
+ * made again). PostgreSQL drops and adds the constraints.
  */
-export const WALLET_LOCK_TIMEOUT_MS = 500
+const walletMerge = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.all([
+        sql.unsafe(`DO $$ DECLARE c record; BEGIN
+          FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'c360_ledger_entries'::regclass AND contype = 'c'
+            AND pg_get_constraintdef(oid) LIKE '%kind%' LOOP
+            EXECUTE format('ALTER TABLE c360_ledger_entries DROP CONSTRAINT %I', c.conname);
+          END LOOP;
+          FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'c360_virtual_credits'::regclass AND contype = 'c'
+            AND pg_get_constraintdef(oid) LIKE '%status%' LOOP
+            EXECUTE format('ALTER TABLE c360_virtual_credits DROP CONSTRAINT %I', c.conname);
+          END LOOP;
+        END $$`),
+        sql.unsafe(`ALTER TABLE c360_ledger_entries ADD CONSTRAINT c360_ledger_entries_kind_check
+          CHECK (kind IN (${LEDGER_KINDS}))`),
+        sql.unsafe(`ALTER TABLE c360_ledger_entries ADD CONSTRAINT c360_ledger_entries_credit_check
+          CHECK ((credit_id IS NULL) = (kind IN (${REAL_KINDS})))`),
+        sql`ALTER TABLE c360_virtual_credits ADD COLUMN merged_amount BIGINT NOT NULL DEFAULT 0 CHECK (merged_amount >= 0)`,
+        sql`ALTER TABLE c360_virtual_credits ADD COLUMN merged_to TEXT`,
+        sql`ALTER TABLE c360_virtual_credits ADD CONSTRAINT c360_virtual_credits_status_check
+          CHECK (status IN ('active', 'consumed', 'expired', 'merged'))`,
+        sql`ALTER TABLE c360_virtual_credits ADD CONSTRAINT c360_virtual_credits_active_check
+          CHECK (status <> 'active' OR remaining > 0)`,
+        sql.unsafe(replaced(
+          replaced(
+            replaced(walletStateFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
+            "JOIN c360_wallets w ON w.customer_id = c.id",
+            "JOIN c360_wallets w ON w.customer_id = COALESCE(c.merged_into, c.id)"
+          ),
+          "'customer_id', c.id",
+          "'customer_id', w.customer_id"
+        ).replace("WHERE vc.customer_id = c.id", "WHERE vc.customer_id = w.customer_id")),
+        sql.unsafe(replaced(
+          replaced(walletWriteManyFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
+          "EXISTS (SELECT 1 FROM c360_customers c WHERE c.id = v_customer AND c.phone = item->>'phone')",
+          "EXISTS (SELECT 1 FROM c360_customers c WHERE c.phone = item->>'phone' AND COALESCE(c.merged_into, c.id) = v_customer)"
+        ))
+      ], { discard: true }),
+    orElse: () =>
+      Effect.all([
+        sql.unsafe(`CREATE TABLE c360_ledger_entries_new (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL UNIQUE,
+          transaction_id TEXT NOT NULL,
+          customer_id TEXT NOT NULL REFERENCES c360_wallets (customer_id),
+          kind TEXT NOT NULL CHECK (kind IN (${LEDGER_KINDS})),
+          amount BIGINT NOT NULL CHECK (amount <> 0),
+          balance_after BIGINT NOT NULL CHECK (balance_after >= 0),
+          credit_id TEXT,
+          credit_remaining_after BIGINT CHECK (credit_remaining_after >= 0),
+          reference TEXT NOT NULL,
+          source TEXT,
+          note TEXT,
+          created_at BIGINT NOT NULL,
+          CHECK ((credit_id IS NULL) = (kind IN (${REAL_KINDS})))
+        )`),
+        sql`INSERT INTO c360_ledger_entries_new (seq, id, transaction_id, customer_id, kind, amount, balance_after,
+            credit_id, credit_remaining_after, reference, source, note, created_at)
+          SELECT seq, id, transaction_id, customer_id, kind, amount, balance_after, credit_id, credit_remaining_after,
+            reference, source, note, created_at FROM c360_ledger_entries ORDER BY seq`,
+        sql`DROP TABLE c360_ledger_entries`,
+        sql`ALTER TABLE c360_ledger_entries_new RENAME TO c360_ledger_entries`,
+        sql`CREATE INDEX c360_ledger_entries_wallet_idx ON c360_ledger_entries (customer_id, seq)`,
+        // the fraud module's (migration 0800, which always runs before this one)
+        sql`CREATE INDEX c360_ledger_entries_customer_time_idx ON c360_ledger_entries (customer_id, created_at)`,
+        sql`CREATE TRIGGER c360_ledger_entries_no_update BEFORE UPDATE ON c360_ledger_entries
+          BEGIN SELECT RAISE(ABORT, 'c360_ledger_entries is append-only'); END`,
+        sql`CREATE TRIGGER c360_ledger_entries_no_delete BEFORE DELETE ON c360_ledger_entries
+          BEGIN SELECT RAISE(ABORT, 'c360_ledger_entries is append-only'); END`,
+        sql`CREATE TABLE c360_virtual_credits_new (
+          id TEXT PRIMARY KEY,
+          customer_id TEXT NOT NULL REFERENCES c360_wallets (customer_id),
+          amount BIGINT NOT NULL CHECK (amount > 0),
+          remaining BIGINT NOT NULL CHECK (remaining >= 0 AND remaining <= amount),
+          expired_amount BIGINT NOT NULL DEFAULT 0 CHECK (expired_amount >= 0),
+          status TEXT NOT NULL CHECK (status IN ('active', 'consumed', 'expired', 'merged')),
+          reason TEXT NOT NULL,
+          ticket_id TEXT,
+          transaction_id TEXT NOT NULL,
+          issued_at BIGINT NOT NULL,
+          expires_at BIGINT NOT NULL CHECK (expires_at > issued_at),
+          merged_amount BIGINT NOT NULL DEFAULT 0 CHECK (merged_amount >= 0),
+          merged_to TEXT,
+          CHECK (status <> 'active' OR remaining > 0)
+        )`,
+        sql`INSERT INTO c360_virtual_credits_new (id, customer_id, amount, remaining, expired_amount, status, reason,
+            ticket_id, transaction_id, issued_at, expires_at)
+          SELECT id, customer_id, amount, remaining, expired_amount, status, reason, ticket_id, transaction_id,
+            issued_at, expires_at FROM c360_virtual_credits`,
+        sql`DROP TABLE c360_virtual_credits`,
+        sql`ALTER TABLE c360_virtual_credits_new RENAME TO c360_virtual_credits`,
+        sql`CREATE INDEX c360_virtual_credits_wallet_idx ON c360_virtual_credits (customer_id, expires_at, id)
+          WHERE status = 'active'`,
+        sql`CREATE INDEX c360_virtual_credits_due_idx ON c360_virtual_credits (expires_at, id) WHERE status = 'active'`
+      ], { discard: true })
+  })
+})
 
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0200_wallets": wallets,
-  "0201_wallet_functions": walletFunctions
+  "0201_wallet_functions": walletFunctions,
+  "0860_wallet_merge": walletMerge
 }
