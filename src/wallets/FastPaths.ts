@@ -227,14 +227,15 @@ const makePg = (sql: SqlClient.SqlClient, pool: PgPool | undefined) => {
   const combine = pool === undefined ? undefined : makeCombiner(pool, batchesInFlight(pool.options.max), 32)
   const loadRow = (key: WalletKey, reference: string | null, locked: boolean) => {
     const where = "phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`
-    return sql<Record<string, unknown>>`SELECT c.id AS customer_id, w.balance, w.version,
+    // a merged profile's phone or id: its survivor's wallet (DOMAIN §9a)
+    return sql<Record<string, unknown>>`SELECT w.customer_id, w.balance, w.version,
         (SELECT coalesce(json_agg(json_build_object('id', vc.id, 'amount', vc.amount, 'remaining', vc.remaining,
             'issued_at', vc.issued_at, 'expires_at', vc.expires_at, 'status', vc.status, 'reason', vc.reason,
             'ticket_id', vc.ticket_id)), '[]'::json)
-          FROM c360_virtual_credits vc WHERE vc.customer_id = c.id AND vc.status = 'active') AS credits,
+          FROM c360_virtual_credits vc WHERE vc.customer_id = w.customer_id AND vc.status = 'active') AS credits,
         (SELECT json_build_object('kind', o.kind, 'fingerprint', o.fingerprint, 'result', o.result)
           FROM c360_wallet_operations o WHERE o.reference = ${reference ?? ""}) AS operation
-      FROM c360_customers c JOIN c360_wallets w ON w.customer_id = c.id
+      FROM c360_customers c JOIN c360_wallets w ON w.customer_id = COALESCE(c.merged_into, c.id)
       WHERE ${where} ${locked ? sql`FOR UPDATE OF w` : sql.literal("")}`
   }
 
@@ -494,9 +495,11 @@ const sqliteFailure = (operation: string) => (e: SqlError): Effect.Effect<never,
 const makeSqlite = (handle: SqliteHandleShape) => {
   const db = handle.db
   const statements = {
-    walletByPhone: db.prepare(`SELECT c.id AS customer_id, w.balance, w.version FROM c360_customers c
-      JOIN c360_wallets w ON w.customer_id = c.id WHERE c.phone = ?`),
-    walletById: db.prepare(`SELECT w.customer_id, w.balance, w.version FROM c360_wallets w WHERE w.customer_id = ?`),
+    // a merged profile's phone or id: its survivor's wallet (DOMAIN §9a)
+    walletByPhone: db.prepare(`SELECT w.customer_id, w.balance, w.version FROM c360_customers c
+      JOIN c360_wallets w ON w.customer_id = COALESCE(c.merged_into, c.id) WHERE c.phone = ?`),
+    walletById: db.prepare(`SELECT w.customer_id, w.balance, w.version FROM c360_customers c
+      JOIN c360_wallets w ON w.customer_id = COALESCE(c.merged_into, c.id) WHERE c.id = ?`),
     credits: db.prepare(`SELECT id, amount, remaining, issued_at, expires_at, status, reason, ticket_id
       FROM c360_virtual_credits WHERE customer_id = ? AND status = 'active'`),
     operation: db.prepare(`SELECT kind, fingerprint, result FROM c360_wallet_operations WHERE reference = ?`),

@@ -288,6 +288,9 @@ const walletMerge = Effect.gen(function*() {
           CHECK (status IN ('active', 'consumed', 'expired', 'merged'))`,
         sql`ALTER TABLE c360_virtual_credits ADD CONSTRAINT c360_virtual_credits_active_check
           CHECK (status <> 'active' OR remaining > 0)`,
+        // remaining = amount − consumed − expired − merged, with consumed ≥ 0; merged_to names the new credit
+        sql`ALTER TABLE c360_virtual_credits ADD CONSTRAINT c360_virtual_credits_merge_check
+          CHECK (remaining + expired_amount + merged_amount <= amount AND (status = 'merged') = (merged_to IS NOT NULL))`,
         sql.unsafe(replaced(
           replaced(
             replaced(walletStateFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
@@ -348,7 +351,9 @@ const walletMerge = Effect.gen(function*() {
           expires_at BIGINT NOT NULL CHECK (expires_at > issued_at),
           merged_amount BIGINT NOT NULL DEFAULT 0 CHECK (merged_amount >= 0),
           merged_to TEXT,
-          CHECK (status <> 'active' OR remaining > 0)
+          CHECK (status <> 'active' OR remaining > 0),
+          CHECK (remaining + expired_amount + merged_amount <= amount),
+          CHECK ((status = 'merged') = (merged_to IS NOT NULL))
         )`,
         sql`INSERT INTO c360_virtual_credits_new (id, customer_id, amount, remaining, expired_amount, status, reason,
             ticket_id, transaction_id, issued_at, expires_at)

@@ -2,10 +2,11 @@
  * Wallets (DOMAIN §3): one per customer, a real balance plus virtual credits that expire. Pure:
  * the models, the spend order, the withdrawal and expiry planners, the typed errors and the views.
  *
- * Ledger entries carry signed amounts: `deposit` (+), `withdrawal` (−, real balance),
- * `credit_issued` (+), `credit_spent` (−) and `credit_expired` (−) on one credit. Invariants, always:
- * real balance = sum of `deposit` and `withdrawal` entries ≥ 0; each credit's remaining = the sum of
- * its entries = amount − spent − expired ≥ 0; entries are never updated or deleted.
+ * Ledger entries carry signed amounts: `deposit` (+), `withdrawal` (−), `merge_in` (+) and
+ * `merge_out` (−) on the real balance; `credit_issued` (+), `credit_merged_in` (+), `credit_spent`
+ * (−), `credit_expired` (−) and `credit_merged_out` (−) on one credit. Invariants, always: real
+ * balance = sum of its real entries ≥ 0; each credit's remaining = the sum of its entries = amount −
+ * spent − expired − merged ≥ 0; entries are never updated or deleted.
  *
  * The rules, in full: docs/wallets.md.
  *
@@ -37,19 +38,37 @@ export const DepositSource = Schema.Literal("bank_transfer", "manual", "refund")
 export type DepositSource = typeof DepositSource.Type
 
 /** @since 0.1.0 */
-export const EntryKind = Schema.Literal("deposit", "withdrawal", "credit_issued", "credit_spent", "credit_expired")
+export const EntryKind = Schema.Literal(
+  "deposit",
+  "withdrawal",
+  "credit_issued",
+  "credit_spent",
+  "credit_expired",
+  "merge_out",
+  "merge_in",
+  "credit_merged_out",
+  "credit_merged_in"
+)
 /** @since 0.1.0 */
 export type EntryKind = typeof EntryKind.Type
 
 /**
+ * The kinds of entry on the real balance (`credit_id` NULL); every other kind is on one credit.
+ *
+ * @since 0.4.0
+ */
+export const REAL_ENTRY_KINDS: ReadonlyArray<EntryKind> = ["deposit", "withdrawal", "merge_out", "merge_in"]
+
+/**
  * A credit's status: `active` while it has a remainder and has not been expired by the job;
- * `consumed` once spent to zero; `expired` once the expiry job removed its remainder. A view shows an
+ * `consumed` once spent to zero; `expired` once the expiry job removed its remainder; `merged` once a
+ * merge moved its remainder to a new credit of the survivor (`merged_to`). A view shows an
  * active credit whose `expiresAt` has passed as `expired` even before the job runs: it is no longer
  * spendable either way.
  *
  * @since 0.1.0
  */
-export const CreditStatus = Schema.Literal("active", "consumed", "expired")
+export const CreditStatus = Schema.Literal("active", "consumed", "expired", "merged")
 /** @since 0.1.0 */
 export type CreditStatus = typeof CreditStatus.Type
 
@@ -209,6 +228,50 @@ export const planExpiry = (
     .filter((c) => c.status === "active" && c.remaining > 0 && c.expiresAt.getTime() <= now.getTime())
     .sort(spendOrder)
     .map((c) => ({ creditId: c.id, amount: c.remaining }))
+
+/**
+ * What merging one wallet into another does (DOMAIN §9a), planned purely on both wallets' reads:
+ * - credits of the merged wallet due at `at` (`expiresAt <= at`, with a remainder) are expired first,
+ *   as the expiry job would;
+ * - its real balance, if any, leaves by `merge_out` and arrives on the survivor's by `merge_in`;
+ * - each unexpired credit's remainder becomes a new credit of the survivor with the same
+ *   `expiresAt`, reason, ticket and **`issuedAt`** (so the spend order between credits is what it
+ *   was: earliest expiry, then older issue), closed on the merged wallet by `credit_merged_out` and
+ *   opened on the survivor's by `credit_merged_in`.
+ *
+ * Money is conserved: the survivor gains exactly the merged wallet's real balance and unexpired
+ * remainders. `newCreditId` names the survivor's credit for an old one (deterministic, so that a
+ * plan made twice on one read is the same plan).
+ *
+ * @since 0.4.0
+ */
+export const planMerge = (
+  merged: { readonly balance: number; readonly credits: ReadonlyArray<VirtualCredit> },
+  survivor: { readonly balance: number },
+  at: Date,
+  newCreditId: (old: CreditId) => CreditId
+): MergePlan => {
+  const open = merged.credits.filter((c) => c.status === "active" && c.remaining > 0).sort(spendOrder)
+  const expired = open.filter((c) => c.expiresAt.getTime() <= at.getTime())
+  const moved = open.filter((c) => c.expiresAt.getTime() > at.getTime()).map((from) => ({
+    from,
+    to: { ...from, id: newCreditId(from.id), amount: from.remaining, status: "active" as const }
+  }))
+  return { balance: merged.balance, expired, moved, survivorBalanceAfter: survivor.balance + merged.balance }
+}
+
+/**
+ * A planned wallet merge (see {@link planMerge}): the real balance that moves, the credits expired
+ * first, each moved credit with the survivor's new one, and the survivor's real balance after.
+ *
+ * @since 0.4.0
+ */
+export interface MergePlan {
+  readonly balance: number
+  readonly expired: ReadonlyArray<VirtualCredit>
+  readonly moved: ReadonlyArray<{ readonly from: VirtualCredit; readonly to: VirtualCredit }>
+  readonly survivorBalanceAfter: number
+}
 
 /** Default life of a virtual credit (DOMAIN §3). @since 0.1.0 */
 export const DEFAULT_CREDIT_DAYS = 15

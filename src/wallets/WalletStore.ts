@@ -37,7 +37,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { CustomerNotFound, memoKeys } from "../customers/index.js"
+import { CustomerNotFound, journalRow, type MergeContext, memoKeys } from "../customers/index.js"
 import type { StorageError } from "../kernel/Errors.js"
 import type { DomainEvent, WalletCreditExpired } from "../kernel/Events.js"
 import type { Phone } from "../kernel/Phone.js"
@@ -51,6 +51,7 @@ import {
   type EntryKind,
   IdempotencyConflict,
   LedgerEntry,
+  type MergePlan,
   planExpiry,
   type VirtualCredit,
   type WalletState
@@ -142,6 +143,34 @@ export interface WalletStoreShape {
     now: Date,
     options: { readonly batchSize: number; readonly maxBatches: number }
   ) => Effect.Effect<{ readonly expired: number; readonly amount: number }, StorageError>
+  /**
+   * A merge's read of one customer's own wallet (its real balance, version and active credits): what
+   * the current transaction left it at, else the database; `undefined` when it has none.
+   */
+  readonly readForMerge: (customerId: string) => Effect.Effect<WalletState | undefined, StorageError>
+  /**
+   * Writes a planned wallet merge (DOMAIN §9a) in the current unit of work: both wallets' rows with
+   * their versions stepped from the states planned on (a wallet written meanwhile makes the
+   * transaction run again), the due credits expired (with the expiry job's entries and
+   * `wallet.credit_expired` events), the moved credits closed as `merged` and their new credits
+   * opened on the survivor's wallet, every ledger entry appended, and every entry and credit written
+   * or closed journaled (`c360_merge_rows`). Afterwards, in the transaction, both profiles' ids and
+   * phones lead to the survivor's wallet as it is after the merge.
+   */
+  readonly writeMerge: (context: MergeContext, merge: PlannedMerge) => Effect.Effect<void, StorageError>
+}
+
+/**
+ * A wallet merge as planned on its reads: both wallets as read (the survivor's as the previous
+ * merged profile of the same merge left it), the pure plan, and the ledger transaction of its entries.
+ *
+ * @since 0.4.0
+ */
+export interface PlannedMerge {
+  readonly merged: WalletState
+  readonly survivor: WalletState
+  readonly plan: MergePlan
+  readonly transactionId: string
 }
 
 /**
@@ -264,19 +293,17 @@ export const make = Effect.gen(function*() {
     ? yield* sql.onDialectOrElse({ pg: () => FastPaths.make, orElse: () => Effect.succeed(undefined) })
     : yield* FastPaths.make
 
+  // A merged profile's phone or id reaches its survivor's wallet (`merged_into`, DOMAIN §9a).
+  const owner = (key: WalletKey) => ("phone" in key ? sql`c.phone = ${key.phone}` : sql`c.id = ${key.customerId}`)
+
   const walletRow = (key: WalletKey) =>
-    "phone" in key
-      ? sql`SELECT c.id AS customer_id, w.balance, w.version FROM c360_customers c
-          JOIN c360_wallets w ON w.customer_id = c.id WHERE c.phone = ${key.phone}`
-      : sql`SELECT customer_id, balance, version FROM c360_wallets WHERE customer_id = ${key.customerId}`
+    sql`SELECT w.customer_id, w.balance, w.version FROM c360_customers c
+      JOIN c360_wallets w ON w.customer_id = COALESCE(c.merged_into, c.id) WHERE ${owner(key)}`
 
   const creditRows = (key: WalletKey) =>
-    "phone" in key
-      ? sql`SELECT vc.id, vc.amount, vc.remaining, vc.issued_at, vc.expires_at, vc.status, vc.reason, vc.ticket_id
-          FROM c360_customers c JOIN c360_virtual_credits vc ON vc.customer_id = c.id
-          WHERE c.phone = ${key.phone} AND vc.status = 'active'`
-      : sql`SELECT id, amount, remaining, issued_at, expires_at, status, reason, ticket_id
-          FROM c360_virtual_credits WHERE customer_id = ${key.customerId} AND status = 'active'`
+    sql`SELECT vc.id, vc.amount, vc.remaining, vc.issued_at, vc.expires_at, vc.status, vc.reason, vc.ticket_id
+      FROM c360_customers c JOIN c360_virtual_credits vc ON vc.customer_id = COALESCE(c.merged_into, c.id)
+      WHERE ${owner(key)} AND vc.status = 'active'`
 
   const walletMemoKey = (key: WalletKey) =>
     "phone" in key ? memoKeys.walletByPhone(key.phone) : memoKeys.walletById(key.customerId)
@@ -310,9 +337,11 @@ export const make = Effect.gen(function*() {
     const at = change.at.getTime()
     const customer = state.customerId
     const next = state.version + 1
-    // An impossible version (the guard refuses it) when the phone moved to another customer after the read.
+    // An impossible version (the guard refuses it) when the phone moved, after the read, to a customer
+    // other than the wallet's (or one merged into it).
     const version = "phone" in request.wallet
-      ? sql`CASE WHEN EXISTS (SELECT 1 FROM c360_customers WHERE id = ${customer} AND phone = ${request.wallet.phone})
+      ? sql`CASE WHEN EXISTS (SELECT 1 FROM c360_customers WHERE phone = ${request.wallet.phone}
+            AND COALESCE(merged_into, id) = ${customer})
           THEN ${next} ELSE -1 END`
       : sql`${next}`
     const statements: Array<Statement.Statement<unknown>> = [
@@ -484,7 +513,138 @@ export const make = Effect.gen(function*() {
         return expireLoop(expireBatch(now, Math.min(options.batchSize, EXPIRY_BATCH_LIMIT), cursor), options.maxBatches)
       })
 
-  return WalletStore.of({ apply, load, entries, expire })
+  const readForMerge: WalletStoreShape["readForMerge"] = (customerId) =>
+    Effect.gen(function*() {
+      const remembered = yield* uow.recall<WalletState>(memoKeys.walletById(customerId))
+      if (remembered !== undefined) return remembered
+      const [wallets = [], credits = []] = yield* uow.read([
+        sql`SELECT customer_id, balance, version FROM c360_wallets WHERE customer_id = ${customerId}`,
+        sql`SELECT id, amount, remaining, issued_at, expires_at, status, reason, ticket_id
+          FROM c360_virtual_credits WHERE customer_id = ${customerId} AND status = 'active'`
+      ])
+      const wallet = wallets[0]
+      return wallet === undefined ? undefined : {
+        customerId,
+        balance: int(wallet.balance),
+        version: int(wallet.version),
+        credits: credits.map(toCredit)
+      } satisfies WalletState
+    }).pipe(storage("reading a wallet for a merge"))
+
+  const writeMerge: WalletStoreShape["writeMerge"] = (context, merge) =>
+    Effect.gen(function*() {
+      const { plan, transactionId } = merge
+      const from = merge.merged.customerId
+      const to = merge.survivor.customerId
+      const at = context.at.getTime()
+      const reference = `merge:${context.mergeId}`
+      type Row = NewEntry & { readonly customer: string; readonly transaction: string; readonly reference: string }
+      const entries: Array<Row> = []
+      const entry = (e: Omit<Row, "id" | "transaction" | "reference" | "source" | "note">) =>
+        entries.push({ ...e, id: `le_${transactionId.slice(4)}_${entries.length}`, transaction: transactionId, reference, source: null, note: null })
+      // due credits leave as the expiry job's entries would (its ids: each credit expires once)
+      for (const c of plan.expired) {
+        entries.push({
+          id: `le_exp_${c.id}`,
+          transaction: `txn_exp_${c.id}`,
+          reference: `expire:${c.id}`,
+          customer: from,
+          kind: "credit_expired",
+          amount: -c.remaining,
+          balanceAfter: merge.merged.balance,
+          creditId: c.id,
+          creditRemainingAfter: 0,
+          source: null,
+          note: null
+        })
+      }
+      for (const { from: c } of plan.moved) {
+        entry({ customer: from, kind: "credit_merged_out", amount: -c.remaining, balanceAfter: merge.merged.balance, creditId: c.id, creditRemainingAfter: 0 })
+      }
+      if (plan.balance > 0) {
+        entry({ customer: from, kind: "merge_out", amount: -plan.balance, balanceAfter: 0, creditId: null, creditRemainingAfter: null })
+        entry({ customer: to, kind: "merge_in", amount: plan.balance, balanceAfter: plan.survivorBalanceAfter, creditId: null, creditRemainingAfter: null })
+      }
+      for (const { to: c } of plan.moved) {
+        entry({ customer: to, kind: "credit_merged_in", amount: c.amount, balanceAfter: plan.survivorBalanceAfter, creditId: c.id, creditRemainingAfter: c.amount })
+      }
+      const events = plan.expired.map((c): WalletCreditExpired => ({
+        id: `evt_exp_${c.id}`,
+        type: "wallet.credit_expired",
+        channel: "wallets",
+        subject: from,
+        occurredAt: context.at,
+        data: { creditId: c.id, amount: c.remaining, expiresAt: c.expiresAt.toISOString() }
+      }))
+      const statements: Array<Statement.Statement<unknown>> = [
+        sql`UPDATE c360_wallets SET balance = 0, version = ${merge.merged.version + 1}, updated_at = ${at}
+          WHERE customer_id = ${from}`,
+        sql`UPDATE c360_wallets SET balance = ${plan.survivorBalanceAfter}, version = ${merge.survivor.version + 1},
+          updated_at = ${at} WHERE customer_id = ${to}`
+      ]
+      if (plan.expired.length > 0) {
+        statements.push(sql`UPDATE c360_virtual_credits SET expired_amount = remaining, remaining = 0, status = 'expired'
+          WHERE id IN (SELECT value->>'id' FROM ${jsonRows(sql, plan.expired.map((c) => ({ id: c.id })))})
+            AND customer_id = ${from} AND status = 'active'`)
+      }
+      if (plan.moved.length > 0) {
+        statements.push(sql`UPDATE c360_virtual_credits SET merged_amount = remaining, remaining = 0, status = 'merged',
+            merged_to = x.merged_to
+          FROM (SELECT value->>'id' AS id, value->>'to' AS merged_to
+            FROM ${jsonRows(sql, plan.moved.map((m) => ({ id: m.from.id, to: m.to.id })))}) AS x
+          WHERE c360_virtual_credits.id = x.id AND c360_virtual_credits.customer_id = ${from}
+            AND c360_virtual_credits.status = 'active'`)
+        statements.push(sql`INSERT INTO c360_virtual_credits (id, customer_id, amount, remaining, status, reason, ticket_id,
+            transaction_id, issued_at, expires_at)
+          SELECT value->>'id', ${to}, CAST(value->>'amount' AS BIGINT), CAST(value->>'remaining' AS BIGINT),
+            value->>'status', value->>'reason', value->>'ticket_id', ${transactionId},
+            CAST(value->>'issued_at' AS BIGINT), CAST(value->>'expires_at' AS BIGINT)
+          FROM ${jsonRows(sql, plan.moved.map((m) => creditRow(m.to)))} ORDER BY key`)
+      }
+      if (entries.length > 0) {
+        statements.push(sql`INSERT INTO c360_ledger_entries (id, transaction_id, customer_id, kind, amount, balance_after,
+            credit_id, credit_remaining_after, reference, source, note, created_at)
+          SELECT value->>'id', value->>'transaction', value->>'customer', value->>'kind', CAST(value->>'amount' AS BIGINT),
+            CAST(value->>'balanceAfter' AS BIGINT), value->>'creditId', CAST(value->>'creditRemainingAfter' AS BIGINT),
+            value->>'reference', value->>'source', value->>'note', ${at}
+          FROM ${jsonRows(sql, entries)} ORDER BY key`)
+      }
+      if (events.length > 0) statements.push(outboxInsert(sql, events))
+      const journal = (table: string, rowId: string, action: "created" | "closed", data?: unknown) =>
+        journalRow(sql, context, { part: "wallets", table, rowId, action, data })
+      for (const e of entries) {
+        statements.push(journal("c360_ledger_entries", e.id, "created", { kind: e.kind, amount: e.amount, customerId: e.customer }))
+      }
+      for (const c of plan.expired) {
+        statements.push(journal("c360_virtual_credits", c.id, "closed", { status: "expired", remaining: c.remaining }))
+      }
+      for (const m of plan.moved) {
+        statements.push(journal("c360_virtual_credits", m.from.id, "closed", { status: "merged", remaining: m.from.remaining, mergedTo: m.to.id }))
+        statements.push(journal("c360_virtual_credits", m.to.id, "created", { from: m.from.id, amount: m.to.amount }))
+      }
+      yield* uow.write<never>({
+        operation: "merging wallets",
+        statements,
+        // either wallet written since the read (a write, the expiry job, another merge): plan again
+        onFailure: (failure) =>
+          failure._tag === "StaleWrite" ||
+            (failure._tag === "UniqueViolation" && failure.constraint.includes("c360_ledger_entries"))
+            ? rerun
+            : undefined
+      })
+      const after: WalletState = {
+        customerId: to,
+        balance: plan.survivorBalanceAfter,
+        version: merge.survivor.version + 1,
+        credits: [...merge.survivor.credits, ...plan.moved.map((m) => m.to)]
+      }
+      for (const c of [context.survivor, context.merged]) {
+        yield* uow.remember(memoKeys.walletById(c.id), after)
+        if (c.phone !== null) yield* uow.remember(memoKeys.walletByPhone(c.phone), after)
+      }
+    })
+
+  return WalletStore.of({ apply, load, entries, expire, readForMerge, writeMerge })
 })
 
 /**
