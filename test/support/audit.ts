@@ -45,8 +45,8 @@ export interface AuditReport {
 export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const wallets = yield* sql<Record<string, unknown>>`SELECT customer_id, balance FROM c360_wallets`
-  const credits = yield* sql<Record<string, unknown>>`SELECT id, customer_id, amount, remaining, expired_amount, status
-    FROM c360_virtual_credits`
+  const credits = yield* sql<Record<string, unknown>>`SELECT id, customer_id, amount, remaining, expired_amount,
+    merged_amount, status FROM c360_virtual_credits`
   const entries = yield* sql<Record<string, unknown>>`SELECT seq, transaction_id, customer_id, kind, amount,
     balance_after, credit_id, credit_remaining_after FROM c360_ledger_entries ORDER BY seq`
   const operations = yield* sql<Record<string, unknown>>`SELECT transaction_id, customer_id FROM c360_wallet_operations`
@@ -56,13 +56,14 @@ export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient>
   const creditRemaining = new Map<string, number>()
   const creditExpired = new Map<string, number>()
   const creditSpent = new Map<string, number>()
+  const creditMerged = new Map<string, number>()
   const creditOwner = new Map(credits.map((c) => [String(c.id), String(c.customer_id)]))
   for (const e of entries) {
     const wallet = String(e.customer_id)
     const amount = int(e.amount)
     const kind = String(e.kind)
-    if (kind === "deposit" || kind === "withdrawal") {
-      if ((kind === "deposit") !== amount > 0) violations.push(`entry ${e.seq}: ${kind} with amount ${amount}`)
+    if (kind === "deposit" || kind === "withdrawal" || kind === "merge_in" || kind === "merge_out") {
+      if ((kind === "deposit" || kind === "merge_in") !== amount > 0) violations.push(`entry ${e.seq}: ${kind} with amount ${amount}`)
       const next = (realBalance.get(wallet) ?? 0) + amount
       realBalance.set(wallet, next)
       if (next < 0) violations.push(`wallet ${wallet}: real balance ${next} < 0 after entry ${e.seq}`)
@@ -70,12 +71,14 @@ export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient>
     } else {
       const credit = String(e.credit_id)
       if (creditOwner.get(credit) !== wallet) violations.push(`entry ${e.seq}: credit ${credit} is not wallet ${wallet}'s`)
-      if ((kind === "credit_issued") !== amount > 0) violations.push(`entry ${e.seq}: ${kind} with amount ${amount}`)
-      if (kind === "credit_issued" && creditRemaining.has(credit)) violations.push(`credit ${credit} issued twice`)
+      const issuing = kind === "credit_issued" || kind === "credit_merged_in"
+      if (issuing !== amount > 0) violations.push(`entry ${e.seq}: ${kind} with amount ${amount}`)
+      if (issuing && creditRemaining.has(credit)) violations.push(`credit ${credit} issued twice`)
       const next = (creditRemaining.get(credit) ?? 0) + amount
       creditRemaining.set(credit, next)
       if (kind === "credit_expired") creditExpired.set(credit, (creditExpired.get(credit) ?? 0) - amount)
       if (kind === "credit_spent") creditSpent.set(credit, (creditSpent.get(credit) ?? 0) - amount)
+      if (kind === "credit_merged_out") creditMerged.set(credit, (creditMerged.get(credit) ?? 0) - amount)
       if (next < 0) violations.push(`credit ${credit}: remaining ${next} < 0 after entry ${e.seq}`)
       if (next !== int(e.credit_remaining_after)) {
         violations.push(`entry ${e.seq}: credit_remaining_after ${e.credit_remaining_after}, replay says ${next}`)
@@ -98,12 +101,17 @@ export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient>
     const expired = creditExpired.get(id) ?? 0
     const spent = creditSpent.get(id) ?? 0
     if (remaining !== (creditRemaining.get(id) ?? 0)) violations.push(`credit ${id}: stored ${remaining}, ledger says ${creditRemaining.get(id)}`)
-    if (remaining !== amount - spent - expired) violations.push(`credit ${id}: remaining ${remaining} ≠ ${amount} − ${spent} − ${expired}`)
+    const merged = creditMerged.get(id) ?? 0
+    if (remaining !== amount - spent - expired - merged) {
+      violations.push(`credit ${id}: remaining ${remaining} ≠ ${amount} − ${spent} − ${expired} − ${merged}`)
+    }
     if (int(c.expired_amount) !== expired) violations.push(`credit ${id}: expired_amount ${c.expired_amount}, ledger says ${expired}`)
+    if (int(c.merged_amount ?? 0) !== merged) violations.push(`credit ${id}: merged_amount ${c.merged_amount}, ledger says ${merged}`)
     const status = String(c.status)
     if (status === "active" && remaining <= 0) violations.push(`credit ${id}: active with nothing left`)
     if (status === "consumed" && (remaining !== 0 || expired !== 0)) violations.push(`credit ${id}: consumed but remaining ${remaining}, expired ${expired}`)
     if (status === "expired" && remaining !== 0) violations.push(`credit ${id}: expired with ${remaining} left`)
+    if (status === "merged" && (remaining !== 0 || merged <= 0)) violations.push(`credit ${id}: merged with ${remaining} left, ${merged} moved`)
   }
   const entryTransactions = new Set(entries.map((e) => String(e.transaction_id)))
   for (const op of operations) {
