@@ -12,6 +12,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { Authentication, IdParam, Instant, IntFromString, withRole } from "../platform/http/HttpKit.js"
 import { CreateCustomerInput, Customer, CustomerPatch } from "./Customer.js"
+import { MergeInput } from "./Merge.js"
 
 /**
  * A customer as JSON: the fields of `Customer`, instants as ISO strings.
@@ -32,6 +33,30 @@ export const CustomerPage = Schema.Struct({
   page: Schema.Int,
   limit: Schema.Int
 }).annotations({ identifier: "CustomerPage" })
+
+/** The body of `POST /api/customers/merge`: `dryRun` is true unless `false` is given. @since 0.4.0 */
+export const MergeBody = MergeInput.omit("actor").annotations({ identifier: "MergeBody" })
+
+/** What `POST /api/customers/merge` answers: the `MergeResult`, the survivor as {@link CustomerJson}. @since 0.4.0 */
+export const MergeResultJson = Schema.Struct({
+  mergeId: Schema.NullOr(Schema.String),
+  dryRun: Schema.Boolean,
+  repeated: Schema.Boolean,
+  survivorId: Schema.String,
+  mergedIds: Schema.Array(Schema.String),
+  alreadyMerged: Schema.Array(Schema.String),
+  fields: Schema.Array(Schema.Struct({
+    customerId: Schema.String,
+    field: Schema.String,
+    before: Schema.Unknown,
+    after: Schema.Unknown
+  })),
+  moved: Schema.Array(Schema.Struct({
+    customerId: Schema.String,
+    parts: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  })),
+  survivor: CustomerJson
+}).annotations({ identifier: "MergeResult" })
 
 /** `/api/customers…`. @since 0.1.0 */
 export class CustomersGroup extends HttpApiGroup.make("customers")
@@ -56,6 +81,12 @@ export class CustomersGroup extends HttpApiGroup.make("customers")
       .setUrlParams(Schema.Struct({ limit: Schema.optional(IntFromString) }))
       .addSuccess(CustomerPage)
       .annotate(OpenApi.Summary, "The newest customers")
+  )
+  .add(
+    HttpApiEndpoint.post("merge", "/customers/merge")
+      .setPayload(Schema.encodedSchema(MergeBody))
+      .addSuccess(MergeResultJson)
+      .pipe(withRole("manager", "Merge duplicate profiles into a survivor; a dry run (writes nothing) unless dryRun is false"))
   )
   .add(
     HttpApiEndpoint.put("update")`/customers/${IdParam}`

@@ -5,7 +5,7 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
-import { apiOf, authorized, domain } from "../platform/http/HttpKit.js"
+import { actor, apiOf, authorized, domain } from "../platform/http/HttpKit.js"
 import { CustomersGroup } from "./Api.js"
 import { Customers } from "./Customers.js"
 
@@ -20,5 +20,7 @@ export const layer = HttpApiBuilder.group(apiOf(CustomersGroup), "customers", (h
       .handle("search", ({ urlParams }) => domain(customers.search(urlParams)))
       .handle("recent", ({ urlParams }) => domain(customers.search({ page: 1, limit: urlParams.limit ?? 20 })))
       .handle("update", ({ path, payload }) => role("update", { payload })(domain(customers.update(path.id, payload))))
+      .handle("merge", ({ payload }) =>
+        role("merge")(Effect.flatMap(actor, (who) => domain(customers.merge({ ...payload, actor: who })))))
       .handle("delete", ({ path }) => role("delete")(domain(customers.delete(path.id))))
   }))

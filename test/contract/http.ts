@@ -192,6 +192,7 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "/api/customer/{phone}/stats",
           "/api/customer/{phone}/timeline",
           "/api/customers",
+          "/api/customers/merge",
           "/api/customers/recent",
           "/api/customers/search",
           "/api/customers/stats",
@@ -231,7 +232,8 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "INVALID_ACTION",
           "TRANSFER_ALREADY_LINKED",
           "CUSTOMER_BLACKLISTED",
-          "JOB_RUNNING"
+          "JOB_RUNNING",
+          "MERGE_REFUSED"
         ])
         expect(reply.body.components.schemas.Unprocessable.properties.error.properties.code.enum).toEqual([
           "INSUFFICIENT_FUNDS",

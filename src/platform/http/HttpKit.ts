@@ -64,6 +64,7 @@ export const errorStatus = {
   TRANSFER_ALREADY_LINKED: 409,
   CUSTOMER_BLACKLISTED: 409,
   JOB_RUNNING: 409,
+  MERGE_REFUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INSUFFICIENT_FUNDS: 422,
@@ -113,7 +114,7 @@ export const NotFound = errorResponse("NotFound", "No such route, customer, tick
 /**
  * 409: a phone or e-mail taken, a reference reused with another payload, a ticket transition or
  * action its state does not allow, a transfer already linked, a purchase of a blacklisted customer, a
- * recomputation while another runs.
+ * recomputation while another runs, a merge that cannot be done as asked.
  *
  * @since 0.1.0
  */
@@ -124,7 +125,8 @@ export const Conflict = errorResponse("Conflict", "The request conflicts with st
   "INVALID_ACTION",
   "TRANSFER_ALREADY_LINKED",
   "CUSTOMER_BLACKLISTED",
-  "JOB_RUNNING"
+  "JOB_RUNNING",
+  "MERGE_REFUSED"
 ])
 /** 413: the body is over 64 KiB. @since 0.1.0 */
 export const PayloadTooLarge = errorResponse("PayloadTooLarge", "The request body is over 64 KiB.", ["PAYLOAD_TOO_LARGE"])
@@ -436,6 +438,8 @@ export const fromDomain = (e: { readonly _tag: string; readonly message: string 
       return apiError("RETURN_EXCEEDS_PURCHASE", e.message, { purchaseReference: e.purchaseReference, returnable: e.returnable })
     case "RecomputeRunning":
       return apiError("JOB_RUNNING", e.message, { job: "rfm" })
+    case "MergeRefused":
+      return apiError("MERGE_REFUSED", e.message, { reason: e.reason })
     case "FraudFlagNotFound":
       return apiError("FLAG_NOT_FOUND", e.message, { flag: e.flag })
     case "InsufficientFunds":
