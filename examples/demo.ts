@@ -4,7 +4,7 @@
  * customer's payment code, purchases (points, membership, RFM) and a return — and prints the URL, a development token per role, the SePay webhook
  * key, and `curl` lines to try every module: the 360 view, a deposit, a ticket, a webhook delivery,
  * the timeline, the customer's payment QR, a purchase, a return, the RFM scores, statistics, the
- * fraud rules, live events.
+ * fraud rules, a login linked to its walk-in profile by an SMS code, a merged duplicate, live events.
  *
  * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
  * - The tokens and the webhook key are random per run unless `C360_TOKENS` / `C360_SEPAY_API_KEY`
@@ -29,7 +29,16 @@ const transfers = {
 }
 
 // A few demo customers, created once (getOrCreate: a second run finds them), with some money.
-const seed = await createCustomer360({ database: { sqlite: { filename } }, transfers })
+// The seed's e-mails and text messages are kept here (the demo reads the verification token and the
+// link code back); the server's go to the console.
+const mails: Array<{ readonly token: string }> = []
+const texts: Array<{ readonly code: string }> = []
+const seed = await createCustomer360({
+  database: { sqlite: { filename } },
+  transfers,
+  mailer: { send: async (m) => void mails.push(m) },
+  sms: { send: async (m) => void texts.push(m) }
+})
 const people = [
   { phone: "0912 345 678", name: "Nguyễn Văn An", deposit: 500_000 },
   { phone: "+84 98 888 8888", name: "Trần Thị Bích", deposit: 1_200_000 },
@@ -83,6 +92,31 @@ for (const [i, p] of purchases.entries()) {
   }
 }
 await seed.purchases.recordReturn({ purchaseReference: "demo-order-2", amount: 800_000, reference: "demo-return-1" })
+// Identity: Bích registers online, verifies her e-mail, logs in, and claims her walk-in profile by
+// the code sent to her phone: her empty online profile is merged into the walk-in one (once: a
+// second run finds the e-mail taken).
+const email = "bich@example.vn"
+const password = "demo-password-2026"
+const registered = await seed.identity.register({ email, password }).catch((e: { _tag?: string }) =>
+  e._tag === "EmailTaken" ? null : Promise.reject(e)
+)
+if (registered !== null) {
+  await seed.identity.verifyEmail(mails.at(-1)!.token)
+  const user = await seed.identity.login(email, password)
+  await seed.identity.requestLink(user.id, { phone: "0988888888" })
+  await seed.identity.confirmLink(user.id, { phone: "0988888888", code: texts.at(-1)!.code })
+}
+// A duplicate: the shop Lê Đức also paid from a mobile number, which made a second profile with
+// money in its wallet. A dry run shows what a merge would do; the merge folds it into the shop's.
+const shop = (await seed.customers.findByPhone("02838123456"))!
+const duplicate = (await seed.customers.getOrCreate({ phone: "0905 111 222", name: "Lê Đức (di động)", source: "bank_transfer" })).customer
+if (duplicate.id !== shop.id) {
+  await seed.wallets.deposit({ phone: "0905111222", amount: 300_000, reference: "demo-duplicate-deposit", source: "bank_transfer" })
+  const preview = await seed.customers.merge({ survivorId: shop.id, mergedIds: [duplicate.id] })
+  console.log(`merge preview: ${preview.fields.length} field changes, wallet ${JSON.stringify(preview.moved[0]?.parts.wallets)}`)
+  await seed.customers.merge({ survivorId: shop.id, mergedIds: [duplicate.id], dryRun: false, actor: "demo" })
+}
+const merged = (await seed.customers.search({ q: "0905111222", status: "merged" })).items[0]!
 await seed.close()
 
 const app = await createApp({ database: { sqlite: filename }, tokens, transfers })
@@ -114,6 +148,9 @@ Try:
   curl -s ${url}/api/customers/stats -H 'authorization: Bearer ${byRole.viewer}'      # the shop's overview
   curl -s ${url}/api/customer/0912345678/stats -H 'authorization: Bearer ${byRole.viewer}'      # orders, top products, months
   curl -s -X POST ${url}/api/jobs/fraud -H 'authorization: Bearer ${byRole.manager}'      # run the fraud rules
+  curl -s ${url}/api/customer/0988888888 -H 'authorization: Bearer ${byRole.viewer}'      # Bích: linked to her login (userId) by an SMS code
+  curl -s ${url}/api/customer/0905111222 -H 'authorization: Bearer ${byRole.viewer}'      # a merged profile's phone finds the survivor (Lê Đức)
+  curl -s -X POST ${url}/api/customers/merge -H 'authorization: Bearer ${byRole.manager}' -H 'content-type: application/json' -d '{"survivorId":"${shop.id}","mergedIds":["${merged.id}"]}'      # a dry run: already merged (repeated)
   curl -s ${url}/api/customer/0912345678/fraud -H 'authorization: Bearer ${byRole.viewer}'      # flags and decisions, with evidence
   curl -s ${url}/api/balance-history/pending -H 'authorization: Bearer ${byRole.viewer}'
   curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
