@@ -277,7 +277,11 @@ export const make = Effect.gen(function*() {
         // the slot is committed before the password is checked: concurrent attempts cannot overtake it
         yield* reserve([state!], now, loginWindows)
         return state!.lastSeq + 1
-      }))
+      })).pipe(
+        // a burst of attempts on one account queues on its next slot: a transaction that lost every
+        // rerun to the others wrote nothing and is simply tried again (a few times)
+        Effect.retry({ times: 4, while: (e) => e._tag === "StorageError" && e.reason === "contention" })
+      )
       const password = normalizePassword(input.password)
       const found = yield* repo.findCredentials(key)
       const matches = Option.isSome(found)
