@@ -23,6 +23,11 @@ export * as Events from "./kernel/Events.js"
 export * as Ids from "./kernel/Ids.js"
 /** The customer service. @since 0.1.0 */
 export * as Customers from "./customers/Customers.js"
+/**
+ * Merging duplicate profiles: the input, the result, the field rule, `MergeRefused`, and the part
+ * through which a module moves what it holds (DOMAIN §9a, docs/merge.md). @since 0.4.0
+ */
+export * as Merge from "./customers/Merge.js"
 /** The wallet service. @since 0.1.0 */
 export * as Wallets from "./wallets/Wallets.js"
 /** The outbox relay. @since 0.1.0 */
