@@ -7,22 +7,26 @@
 import * as Effect from "effect/Effect"
 import type { MergePart } from "../customers/index.js"
 import { UnitOfWork } from "../platform/UnitOfWork.js"
-import { type CreditId, planMerge, type WalletState } from "./Wallet.js"
+import { type CreditId, makeCreditId, planMerge, type WalletState } from "./Wallet.js"
 import { WalletStore } from "./WalletStore.js"
 
 /**
- * The survivor's credit for a merged one: the merge's instant (time-ordered like every credit id)
- * and the old credit's random part — the same for a plan made twice on one read, unique because a
- * credit moves once.
+ * The survivor's credit for a merged one: time-ordered at the merge's instant, its random part a hash
+ * of the merge and the old credit — the same for a plan made twice on one read of one merge, distinct
+ * from the old credit's and from any other merge's.
  */
-const survivorCreditId = (at: Date) => (old: CreditId): CreditId => {
-  let time = ""
-  let t = Math.max(0, Math.floor(at.getTime()))
-  for (let i = 0; i < 10; i++) {
-    time = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[t % 32] + time
-    t = Math.floor(t / 32)
+const survivorCreditId = (mergeId: string, at: Date) => (old: CreditId): CreditId => {
+  const bytes = new Uint8Array(12)
+  const text = `${mergeId}:${old}`
+  for (let k = 0; k < 3; k++) {
+    let h = 0x811c9dc5 ^ (k * 0x9e3779b9)
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+    bytes[k * 4] = h >>> 24
+    bytes[k * 4 + 1] = (h >>> 16) & 255
+    bytes[k * 4 + 2] = (h >>> 8) & 255
+    bytes[k * 4 + 3] = h & 255
   }
-  return `vc_${time}${old.slice(-16)}` as CreditId
+  return makeCreditId(at.getTime(), bytes)
 }
 
 /**
@@ -60,7 +64,7 @@ export const mergeParts: Effect.Effect<ReadonlyArray<MergePart>, never, WalletSt
           if (survivor === undefined) {
             return yield* Effect.dieMessage(`the merge's survivor ${context.survivor.id} has no wallet`)
           }
-          const plan = planMerge(merged, survivor, context.at, survivorCreditId(context.at))
+          const plan = planMerge(merged, survivor, context.at, survivorCreditId(context.mergeId, context.at))
           const transactionId = `txn_mrg_${context.mergeId.slice(4)}_${context.merged.id.slice(context.merged.id.indexOf("_") + 1)}`
           // the next merged profile of this merge plans on the survivor as this plan leaves it
           yield* uow.remember(memo, {
