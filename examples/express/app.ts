@@ -12,6 +12,9 @@
  *   the timeouts bound receiving a request, not sending its answer.
  * - **Node-level refusals** (headers too large, too slow, not HTTP) are answered in the API's
  *   error envelope, `{ "error": { "code", "message" } }`, through `clientErrorReply`.
+ * - **Account routes** (`account.ts`): the customer-facing `/api/account/*` (register, verify, login
+ *   with a signed token, profile, linking), mounted before the API, with their own per-IP and
+ *   per-account limits ({@link AppOptions.account}).
  * - **Shutdown** (`close()`): stops listening, answers `Connection: close` on every request in
  *   flight, closes idle kept-alive connections, answers a request that still arrives on a
  *   kept-alive connection 503 `SERVICE_UNAVAILABLE` (with `Connection: close`; it is not run), lets
@@ -28,9 +31,10 @@ import express from "express"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { Duplex } from "node:stream"
 import { Customer360Http } from "../../src/http.js"
-import { Customer360 } from "../../src/index.js"
+import { type Config, Customer360, Identity } from "../../src/index.js"
 import { PgDatabase } from "../../src/pg.js"
 import { SqliteDatabase } from "../../src/sqlite.js"
+import { type AccountOptions, accountRoutes } from "./account.js"
 
 /** The Node HTTP server's limits; see the module's documentation for the defaults. */
 export interface Limits {
@@ -58,6 +62,17 @@ export interface AppOptions {
   readonly limits?: Limits
   /** The shop's bank side (SePay key, QR account, shop phones): see `Customer360Http.transfersFromEnv`. */
   readonly transfers?: ReturnType<typeof Customer360Http.transfersFromEnv>
+  /**
+   * The identity module: its options (password hashing, limits; docs/identity.md) and its ports.
+   * Without a `mailer` or `sms` adapter, messages are not sent and are logged as undelivered.
+   */
+  readonly identity?: {
+    readonly options?: Config.IdentityOptions
+    readonly mailer?: Layer.Layer<Identity.Mailer>
+    readonly sms?: Layer.Layer<Identity.SmsSender>
+  }
+  /** The customer-facing `/api/account/*` routes: the token key and the rate limits (account.ts). */
+  readonly account?: AccountOptions
 }
 
 export interface App {
@@ -87,17 +102,23 @@ export const createApp = async (options: AppOptions): Promise<App> => {
   const storage = "postgres" in options.database
     ? PgDatabase.layer({ url: options.database.postgres, maxConnections: options.database.maxConnections })
     : SqliteDatabase.layer({ filename: options.database.sqlite })
+  const library = Customer360.layer(storage, { transfers: options.transfers, identity: options.identity?.options }).pipe(
+    Layer.provide(Layer.mergeAll(options.identity?.mailer ?? Layer.empty, options.identity?.sms ?? Layer.empty))
+  )
   const api = Customer360Http.layer({
     tokens: tokens.right,
     keepAlive: options.keepAliveMs,
     eventPollInterval: options.eventPollMs
-  }).pipe(Layer.provide(Customer360.layer(storage, { transfers: options.transfers })))
+  }).pipe(Layer.provideMerge(library)) // the library's services stay in the runtime, for the account routes
   const runtime = ManagedRuntime.make(
     Layer.mergeAll(api, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer, NodeHttpServer.layerContext)
   )
   let handler: (req: IncomingMessage, res: ServerResponse) => void
+  let account: express.Router
   try {
     handler = await runtime.runPromise(Effect.flatMap(HttpApiBuilder.httpApp, (app) => NodeHttpServer.makeHandler(app)))
+    const identity = await runtime.runPromise(Identity.Identity)
+    account = accountRoutes(identity, (effect) => runtime.runPromiseExit(effect), options.account)
   } catch (e) {
     await runtime.dispose()
     throw e
@@ -134,6 +155,7 @@ export const createApp = async (options: AppOptions): Promise<App> => {
     next()
   })
   app.get("/health", (req, res) => handler(req, res))
+  app.use("/api/account", account)
   app.use("/api", (req, res) => {
     req.url = req.originalUrl // the API's paths include /api
     handler(req, res)

@@ -4,6 +4,10 @@
  * - `C360_TOKENS`: `"tok1:manager,tok2:staff,tok3:viewer"` (required).
  * - `C360_SEPAY_API_KEY`, `C360_BANK_BIN`, `C360_BANK_ACCOUNT`, `C360_SHOP_PHONES` (comma-separated),
  *   `C360_SHOP_ACCOUNTS`: the shop's bank side (SePay's webhook key, the account QR codes pay into).
+ * - `C360_ACCOUNT_JWT_SECRET`: the key the customer-facing `/api/account/*` routes sign their tokens
+ *   with, at least 32 bytes (e.g. `openssl rand -base64 48`); unset, those routes answer 503 (account.ts).
+ *   Their e-mails and text messages go to the console adapters, which print tokens and codes: for
+ *   development only — a real host passes its own `mailer` and `sms` layers.
  * - `PORT` (default 3000), `HOST` (default 127.0.0.1).
  * The HTTP server's limits are the host's defaults (see app.ts): headers within 10 s, the whole
  * request within 30 s, 16 KiB of headers, 5 s keep-alive, 1,024 connections.
@@ -14,6 +18,7 @@
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { Customer360Http } from "../../src/http.js"
+import { Identity } from "../../src/index.js"
 import { createApp } from "./app.js"
 
 const env = process.env
@@ -27,8 +32,11 @@ if (!env.DATABASE_URL && sqlite !== ":memory:") mkdirSync(dirname(sqlite), { rec
 const app = await createApp({
   database: env.DATABASE_URL ? { postgres: env.DATABASE_URL } : { sqlite },
   tokens: env.C360_TOKENS,
-  transfers: Customer360Http.transfersFromEnv(env)
+  transfers: Customer360Http.transfersFromEnv(env),
+  identity: { mailer: Identity.mailerConsole, sms: Identity.smsConsole },
+  account: { jwtSecret: env.C360_ACCOUNT_JWT_SECRET || undefined }
 })
+if (!env.C360_ACCOUNT_JWT_SECRET) console.warn("C360_ACCOUNT_JWT_SECRET is not set: the /api/account routes answer 503")
 const { url, close } = await app.listen(Number(env.PORT ?? 3000), env.HOST ?? "127.0.0.1")
 console.log(`customer360 API listening on ${url} (${env.DATABASE_URL ? "PostgreSQL" : `SQLite ${sqlite}`})`)
 
