@@ -8,7 +8,7 @@
 import { errors as JoseErrors, jwtVerify, SignJWT, UnsecuredJWT } from "jose"
 import { format } from "node:util"
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
-import { type AccountOptions, TOKEN_ISSUER } from "../examples/express/account.js"
+import { type AccountOptions, makeLimiter, TOKEN_ISSUER } from "../examples/express/account.js"
 import { type AppOptions, createApp } from "../examples/express/app.js"
 import { Identity } from "../src/index.js"
 
@@ -27,8 +27,8 @@ interface Reply {
 /** Every response text and every console line of the run, to search for secrets. */
 const seen: Array<string> = []
 
-const serve = async (account: AccountOptions, extra: Partial<AppOptions> = {}) => {
-  const ports = Identity.makeTest()
+const serve = async (account: AccountOptions, extra: Partial<AppOptions> = {}, failingPorts = false) => {
+  const ports = Identity.makeTest({ failing: failingPorts })
   const app = await createApp({
     database: { sqlite: ":memory:" },
     tokens: `${STAFF}:manager`,
@@ -298,5 +298,60 @@ describe("Express example: /api/account/* limits and configuration", () => {
       await server.close()
     }
     await expect(serve({ jwtSecret: "x".repeat(31) })).rejects.toThrow(/at least 32 bytes/)
+  })
+
+  it("a failed e-mail is logged without its token or the password, and the registration stands", async () => {
+    const lines: Array<string> = []
+    const spies = (["log", "info", "warn", "error", "debug"] as const).map((method) =>
+      vi.spyOn(console, method).mockImplementation((...args: Array<unknown>) => {
+        lines.push(format(...args))
+      })
+    )
+    const server = await serve({ jwtSecret: SECRET }, {}, true)
+    try {
+      const email = freshEmail("hong")
+      const reply = await server.call("/api/account/register", { body: { email, password: PASSWORD } })
+      expect(reply.status, reply.text).toBe(201)
+      const token = server.ports.emails[0]!.token
+      expect(lines.some((l) => l.includes("not delivered"))).toBe(true)
+      for (const text of [...lines, reply.text]) {
+        expect(text).not.toContain(PASSWORD)
+        expect(text).not.toContain(token)
+      }
+    } finally {
+      await server.close()
+      for (const spy of spies) spy.mockRestore()
+    }
+  })
+})
+
+describe("the account routes' in-memory limiter", () => {
+  it("is a sliding window: a slot comes back when the oldest admitted request leaves the window, refusals are not counted", () => {
+    let now = 0
+    const limiter = makeLimiter({ limit: 2, windowSeconds: 60 }, () => now)
+    expect(limiter.take("a")).toEqual({ allowed: true })
+    now = 30_000
+    expect(limiter.take("a")).toEqual({ allowed: true })
+    now = 45_000
+    expect(limiter.take("a")).toEqual({ allowed: false, retryAfterSeconds: 15 })
+    expect(limiter.take("b")).toEqual({ allowed: true }) // keys are apart
+    now = 60_001
+    expect(limiter.take("a")).toEqual({ allowed: true })
+    expect(limiter.take("a")).toEqual({ allowed: false, retryAfterSeconds: 30 })
+  })
+
+  it("drops the keys whose requests have all left the window once it holds many", () => {
+    let now = 0
+    const limiter = makeLimiter({ limit: 1, windowSeconds: 1 }, () => now, 3)
+    for (const key of ["a", "b", "c", "d"]) expect(limiter.take(key).allowed).toBe(true)
+    now = 5_000
+    expect(limiter.size()).toBe(4)
+    expect(limiter.take("e").allowed).toBe(true) // past 3 keys, a window after the last sweep: a-d are dropped
+    expect(limiter.size()).toBe(1)
+    expect(limiter.take("f").allowed).toBe(true) // swept at most once a window: nothing else dropped before then
+    now = 5_500
+    expect(limiter.take("g").allowed).toBe(true)
+    expect(limiter.take("h").allowed).toBe(true)
+    expect(limiter.size()).toBe(4)
   })
 })

@@ -98,16 +98,21 @@ const ROUTES = new Set(["/register", "/verify", "/login", "/profile", "/link/req
 
 /**
  * An in-memory sliding-window limiter: each key keeps the instants of its admitted requests in the
- * window (at most `limit` of them), so memory is bounded by keys × limit; keys whose instants have
- * all left the window are swept once the map grows past `sweepAt` keys.
+ * window (at most `limit` of them). Once the map holds more than `sweepAt` keys, the keys whose
+ * instants have all left the window are dropped — at most once a window, so a flood of new keys
+ * costs one pass per window, not one per request; memory is bounded by the keys seen in one window.
  */
 export const makeLimiter = (limit: RateLimit, now: () => number = Date.now, sweepAt = 10_000) => {
   const windowMs = limit.windowSeconds * 1000
   const hits = new Map<string, Array<number>>()
+  let sweptAt = Number.NEGATIVE_INFINITY
   const sweep = (at: number) => {
+    sweptAt = at
     for (const [key, times] of hits) if (times.length === 0 || times[times.length - 1]! <= at - windowMs) hits.delete(key)
   }
   return {
+    /** How many keys it holds. */
+    size: () => hits.size,
     /** Admits a request of `key` (and counts it), or tells how many seconds until one would be admitted. */
     take: (key: string): { readonly allowed: true } | { readonly allowed: false; readonly retryAfterSeconds: number } => {
       const at = now()
@@ -118,7 +123,7 @@ export const makeLimiter = (limit: RateLimit, now: () => number = Date.now, swee
       }
       times.push(at)
       hits.set(key, times)
-      if (hits.size > sweepAt) sweep(at)
+      if (hits.size > sweepAt && at - sweptAt >= windowMs) sweep(at)
       return { allowed: true }
     }
   }
