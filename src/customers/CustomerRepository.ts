@@ -506,9 +506,9 @@ export const make = Effect.gen(function*() {
         // a version moved since the read (another merge, an edit): plan again
         onFailure: (failure) => failure._tag === "UniqueViolation" || failure._tag === "StaleWrite" ? rerun : undefined
       })
-      // what this transaction remembered of these profiles and their wallets is outdated
+      // what this transaction remembered of these profiles is outdated (their wallets' states are the
+      // wallets part's: it remembers the survivor's new state under every merged phone and id)
       yield* uow.forget("customer:")
-      yield* uow.forget("wallet:")
     })
 
   return CustomerRepository.of({

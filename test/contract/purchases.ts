@@ -214,10 +214,10 @@ const installFailure = Effect.flatMap(SqlClient.SqlClient, (sql) =>
           FOR EACH ROW EXECUTE FUNCTION test_purchase_outbox_fail()`)
       }),
     orElse: () =>
-      sql.unsafe(`CREATE TRIGGER IF NOT EXISTS test_purchase_outbox_fail BEFORE INSERT ON c360_outbox
+      Effect.asVoid(sql.unsafe(`CREATE TRIGGER IF NOT EXISTS test_purchase_outbox_fail BEFORE INSERT ON c360_outbox
         WHEN NEW.payload LIKE '%boom-fail%'
-        BEGIN SELECT RAISE(ABORT, 'test failure'); END`)
-  }).pipe(Effect.asVoid, Effect.orDie))
+        BEGIN SELECT RAISE(ABORT, 'test failure'); END`))
+  }).pipe(Effect.orDie))
 
 // --- the reference: a customer's history, scored by the pure rules --------------------------------
 
