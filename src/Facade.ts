@@ -133,7 +133,7 @@ export type NotesApi = Registry.ModuleFacades["notes"]
  * Logins, registration, e-mail verification, completing a profile and linking a walk-in profile by
  * SMS code, as Promises (the `Identity` service; docs/identity.md).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export type IdentityApi = Registry.ModuleFacades["identity"]
 

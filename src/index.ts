@@ -87,7 +87,7 @@ export * as PaymentCode from "./kernel/PaymentCode.js"
 /**
  * Identity: logins apart from customer profiles, registration, e-mail verification, login limits,
  * completing a profile, linking a walk-in profile by SMS code; the `Mailer` and `SmsSender` ports
- * (DOMAIN §9, docs/identity.md). @since 0.5.0
+ * (DOMAIN §9, docs/identity.md). @since 0.4.0
  */
 export * as Identity from "./identity/index.js"
 

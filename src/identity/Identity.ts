@@ -12,7 +12,7 @@
  * SMS go out after the commit, and a wrong attempt that must be counted *and* refused is returned
  * from its transaction and refused after the commit (a failing transaction writes nothing).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -64,7 +64,7 @@ import {
  * The identity service. Every method takes `unknown` input and validates it: bad input fails with
  * `ValidationError` (or `InvalidPhone`) and writes nothing.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export interface IdentityShape {
   /**
@@ -140,7 +140,7 @@ export interface IdentityShape {
   >
 }
 
-/** The Identity service. @since 0.5.0 */
+/** The Identity service. @since 0.4.0 */
 export class Identity extends Context.Tag("customer360/Identity")<Identity, IdentityShape>() {}
 
 const HOUR = 3_600_000
@@ -163,7 +163,7 @@ const decodeLogin = decoder(
  * Builds the service. The `Mailer` and `SmsSender` are taken from the context when the host provides
  * them; otherwise messages are not sent and each is logged as undelivered (without its secret).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const make = Effect.gen(function*() {
   const repo = yield* IdentityRepository
@@ -430,7 +430,7 @@ export const make = Effect.gen(function*() {
  * The service as a layer. Its ports to the outside, `Mailer` and `SmsSender`, are optional: provide
  * them under the library's layer (the facade's `mailer` and `sms` options do).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const layer: Layer.Layer<Identity, never, IdentityRepository | Transactions | Customers | Customer360Config> = Layer.effect(
   Identity,

@@ -9,7 +9,7 @@
  * (`c360_customers.user_id`, unique), to find a user's profile without a service of that module
  * exposing it.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
@@ -23,13 +23,13 @@ import { rerun, UnitOfWork } from "../platform/UnitOfWork.js"
 import * as Throttle from "./Throttle.js"
 import { type ChallengeStatus, EmailTaken, User } from "./User.js"
 
-/** A user with its password hash: only the login reads it. @since 0.5.0 */
+/** A user with its password hash: only the login reads it. @since 0.4.0 */
 export interface Credentials {
   readonly user: User
   readonly passwordHash: string
 }
 
-/** A stored e-mail verification token (by its hash). @since 0.5.0 */
+/** A stored e-mail verification token (by its hash). @since 0.4.0 */
 export interface EmailToken {
   readonly tokenHash: string
   readonly userId: string
@@ -38,7 +38,7 @@ export interface EmailToken {
   readonly version: number
 }
 
-/** A stored link challenge. @since 0.5.0 */
+/** A stored link challenge. @since 0.4.0 */
 export interface Challenge {
   readonly id: string
   readonly userId: string
@@ -56,7 +56,7 @@ export interface Challenge {
 /**
  * The identity repository.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export class IdentityRepository extends Context.Tag("customer360/IdentityRepository")<IdentityRepository, {
   /** Inserts a user; its e-mail key taken (now or at commit) fails `EmailTaken`. */
@@ -124,7 +124,7 @@ const toChallenge = (r: Record<string, unknown>): Challenge => ({
  * Builds the repository over the client and the unit of work (see the module documentation for
  * what each guard's failure means).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -270,7 +270,7 @@ export const make = Effect.gen(function*() {
 /**
  * The repository as a layer over the client and the unit of work.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const layer: Layer.Layer<IdentityRepository, never, SqlClient.SqlClient | UnitOfWork> = Layer.effect(
   IdentityRepository,

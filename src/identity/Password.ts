@@ -12,28 +12,28 @@
  * bundler must resolve: a host without it (a Worker without `nodejs_compat`) runs every other module
  * and fails only here.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 import type * as NodeCrypto from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
-/** scrypt's cost parameters: N = 2^`ln`, block size `r`, parallelism `p`. @since 0.5.0 */
+/** scrypt's cost parameters: N = 2^`ln`, block size `r`, parallelism `p`. @since 0.4.0 */
 export interface KdfParams {
   readonly ln: number
   readonly r: number
   readonly p: number
 }
 
-/** OWASP's scrypt parameters (N = 2^17, r = 8, p = 1). @since 0.5.0 */
+/** OWASP's scrypt parameters (N = 2^17, r = 8, p = 1). @since 0.4.0 */
 export const defaultKdfParams: KdfParams = { ln: 17, r: 8, p: 1 }
 
-/** Bytes of a salt and of a derived key. @since 0.5.0 */
+/** Bytes of a salt and of a derived key. @since 0.4.0 */
 export const SALT_BYTES = 16
-/** @since 0.5.0 */
+/** @since 0.4.0 */
 export const KEY_BYTES = 32
 
-/** A stored hash, parsed. @since 0.5.0 */
+/** A stored hash, parsed. @since 0.4.0 */
 export interface ParsedHash {
   readonly params: KdfParams
   readonly salt: Uint8Array
@@ -50,7 +50,7 @@ const unb64 = (text: string): Uint8Array | undefined => {
   }
 }
 
-/** Whether parameters are ones this module accepts (ln 1–24, r 1–32, p 1–16). Pure. @since 0.5.0 */
+/** Whether parameters are ones this module accepts (ln 1–24, r 1–32, p 1–16). Pure. @since 0.4.0 */
 export const validParams = (p: KdfParams): boolean =>
   Number.isSafeInteger(p.ln) && p.ln >= 1 && p.ln <= 24 && Number.isSafeInteger(p.r) && p.r >= 1 && p.r <= 32 &&
   Number.isSafeInteger(p.p) && p.p >= 1 && p.p <= 16
@@ -59,11 +59,11 @@ export const validParams = (p: KdfParams): boolean =>
  * The stored form of a hash: `scrypt$ln=…,r=…,p=…$<salt>$<key>` (standard base64). Pure; the inverse
  * of {@link parseHash}.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const formatHash = (h: ParsedHash): string => `scrypt$ln=${h.params.ln},r=${h.params.r},p=${h.params.p}$${b64(h.salt)}$${b64(h.key)}`
 
-/** A stored hash, or `None` when the text is not one this module writes. Pure. @since 0.5.0 */
+/** A stored hash, or `None` when the text is not one this module writes. Pure. @since 0.4.0 */
 export const parseHash = (stored: string): Option.Option<ParsedHash> => {
   const m = /^scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([^$]+)\$([^$]+)$/.exec(stored)
   if (m === null) return Option.none()
@@ -80,7 +80,7 @@ export const parseHash = (stored: string): Option.Option<ParsedHash> => {
  * Whether a stored hash should be made again under `configured`: its parameters differ (stronger or
  * weaker — the configuration decides), or it cannot be parsed. Pure.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const needsRehash = (stored: string, configured: KdfParams): boolean =>
   Option.match(parseHash(stored), {
@@ -108,7 +108,7 @@ const loadNodeCrypto = (): Promise<typeof NodeCrypto> => {
 /**
  * `node:crypto`, loaded once on first use (see the module documentation).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const nodeCrypto: Effect.Effect<typeof NodeCrypto> = Effect.promise(() => {
   loaded ??= loadNodeCrypto()
@@ -133,7 +133,7 @@ const derive = (password: string, salt: Uint8Array, params: KdfParams, length: n
 /**
  * A new hash of the (already normalised) password under `params`, with a fresh random salt.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const hashPassword = (password: string, params: KdfParams): Effect.Effect<string> =>
   Effect.gen(function*() {
@@ -147,7 +147,7 @@ export const hashPassword = (password: string, params: KdfParams): Effect.Effect
  * Whether the (already normalised) password matches the stored hash, compared with
  * `timingSafeEqual`. An unparsable hash matches nothing, after the same work as a real one.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const verifyPassword = (password: string, stored: string, fallback: KdfParams): Effect.Effect<boolean> =>
   Effect.gen(function*() {
@@ -158,15 +158,15 @@ export const verifyPassword = (password: string, stored: string, fallback: KdfPa
     return crypto.timingSafeEqual(key, h.key) && Option.isSome(parsed)
   })
 
-/** SHA-256 of a text, as lower-case hex: how tokens and throttle keys are stored. @since 0.5.0 */
+/** SHA-256 of a text, as lower-case hex: how tokens and throttle keys are stored. @since 0.4.0 */
 export const sha256 = (text: string): Effect.Effect<string> =>
   Effect.map(nodeCrypto, (crypto) => crypto.createHash("sha256").update(text, "utf8").digest("hex"))
 
-/** HMAC-SHA256 of `message` under `key`, as hex. @since 0.5.0 */
+/** HMAC-SHA256 of `message` under `key`, as hex. @since 0.4.0 */
 export const hmacSha256 = (key: string, message: string): Effect.Effect<string> =>
   Effect.map(nodeCrypto, (crypto) => crypto.createHmac("sha256", key).update(message, "utf8").digest("hex"))
 
-/** Whether two hex digests are equal, in constant time (`timingSafeEqual`). @since 0.5.0 */
+/** Whether two hex digests are equal, in constant time (`timingSafeEqual`). @since 0.4.0 */
 export const digestsEqual = (a: string, b: string): Effect.Effect<boolean> =>
   Effect.map(nodeCrypto, (crypto) => {
     const x = Buffer.from(a, "utf8")
@@ -175,9 +175,9 @@ export const digestsEqual = (a: string, b: string): Effect.Effect<boolean> =>
     return x.length === y.length ? crypto.timingSafeEqual(x, y) : (crypto.timingSafeEqual(y, y) && false)
   })
 
-/** `n` random bytes from the CSPRNG as base64url. @since 0.5.0 */
+/** `n` random bytes from the CSPRNG as base64url. @since 0.4.0 */
 export const randomToken = (n: number): Effect.Effect<string> =>
   Effect.map(nodeCrypto, (crypto) => crypto.randomBytes(n).toString("base64url"))
 
-/** A uniform integer in [0, `max`) from the CSPRNG (`crypto.randomInt`). @since 0.5.0 */
+/** A uniform integer in [0, `max`) from the CSPRNG (`crypto.randomInt`). @since 0.4.0 */
 export const randomInt = (max: number): Effect.Effect<number> => Effect.map(nodeCrypto, (crypto) => crypto.randomInt(0, max))

@@ -10,19 +10,19 @@
  * `rerun`), so however many run at once, no window ever holds more than its limit. The rows a key
  * no longer needs (older than its longest window, except its latest) are deleted with each insert.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import { int } from "../platform/sql/Columns.js"
 
-/** At most `limit` attempts in any `windowMs` (sliding). @since 0.5.0 */
+/** At most `limit` attempts in any `windowMs` (sliding). @since 0.4.0 */
 export interface Window {
   readonly limit: number
   readonly windowMs: number
 }
 
-/** What the window rule says of one more attempt now. @since 0.5.0 */
+/** What the window rule says of one more attempt now. @since 0.4.0 */
 export type Verdict =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly retryAfterMs: number }
@@ -33,7 +33,7 @@ export type Verdict =
  * least wait after which it would: for each full window, until its `limit`-th newest attempt leaves
  * it; the longest of those. Pure.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const decide = (earlier: ReadonlyArray<number>, now: number, windows: ReadonlyArray<Window>): Verdict => {
   const newestFirst = [...earlier].sort((a, b) => b - a)
@@ -48,16 +48,16 @@ export const decide = (earlier: ReadonlyArray<number>, now: number, windows: Rea
   return wait > 0 ? { allowed: false, retryAfterMs: wait } : { allowed: true }
 }
 
-/** Whole seconds, at least 1, of a wait in milliseconds (what a caller is told). Pure. @since 0.5.0 */
+/** Whole seconds, at least 1, of a wait in milliseconds (what a caller is told). Pure. @since 0.4.0 */
 export const retrySeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000))
 
-/** The longest window and the largest limit: how far back, and how many rows, a read needs. Pure. @since 0.5.0 */
+/** The longest window and the largest limit: how far back, and how many rows, a read needs. Pure. @since 0.4.0 */
 export const reach = (windows: ReadonlyArray<Window>): { readonly windowMs: number; readonly limit: number } => ({
   windowMs: Math.max(...windows.map((w) => w.windowMs)),
   limit: Math.max(...windows.map((w) => w.limit))
 })
 
-/** What a read of a key found: its latest `seq` (0 for none) and its recent instants. @since 0.5.0 */
+/** What a read of a key found: its latest `seq` (0 for none) and its recent instants. @since 0.4.0 */
 export interface ThrottleState {
   readonly key: string
   readonly lastSeq: number
@@ -69,7 +69,7 @@ export interface ThrottleState {
  * where the engine has one), the reservation of the next slot with the pruning of old rows, and the
  * release of a slot (a correct password gives its attempt back).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export const statements = (sql: SqlClient.SqlClient) => ({
   read: (key: string, windows: ReadonlyArray<Window>, now: number): ReadonlyArray<Statement.Statement<unknown>> => {

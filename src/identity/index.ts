@@ -3,7 +3,7 @@
  * registration, e-mail verification, login with a failure limit, completing the profile and linking
  * a walk-in profile by a code sent to its phone; the `Mailer` and `SmsSender` ports.
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export {
   type ChallengeStatus,

@@ -44,7 +44,7 @@ export interface Customer360ConfigShape {
  *   per 15 minutes and 10 per day).
  * - `otp.maxWrongPerHour`: wrong codes per phone and per user in any hour, across codes (default 10).
  *
- * @since 0.5.0
+ * @since 0.4.0
  */
 export interface IdentityConfig {
   readonly password: { readonly ln: number; readonly r: number; readonly p: number }
@@ -56,7 +56,7 @@ export interface IdentityConfig {
   }
 }
 
-/** The identity defaults (see {@link IdentityConfig}). @since 0.5.0 */
+/** The identity defaults (see {@link IdentityConfig}). @since 0.4.0 */
 export const defaultIdentityConfig: IdentityConfig = {
   password: { ln: 17, r: 8, p: 1 },
   maxFailedLoginsPerHour: 100,
@@ -67,7 +67,7 @@ export const defaultIdentityConfig: IdentityConfig = {
   }
 }
 
-/** Identity options as a host gives them: any part left out is the default. @since 0.5.0 */
+/** Identity options as a host gives them: any part left out is the default. @since 0.4.0 */
 export interface IdentityOptions {
   readonly password?: { readonly ln?: number; readonly r?: number; readonly p?: number } | undefined
   readonly maxFailedLoginsPerHour?: number | undefined
@@ -80,7 +80,7 @@ export interface IdentityOptions {
 
 const wholeIn = (v: unknown, min: number, max: number): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
 
-/** Validates identity options over the defaults. @since 0.5.0 */
+/** Validates identity options over the defaults. @since 0.4.0 */
 export const makeIdentityConfig = (raw: IdentityOptions | undefined): Effect.Effect<IdentityConfig, ValidationError> => {
   const d = defaultIdentityConfig
   const password = { ...d.password, ...(raw?.password ?? {}) }
