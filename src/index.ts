@@ -90,6 +90,10 @@ export * as PaymentCode from "./kernel/PaymentCode.js"
  * (DOMAIN §9, docs/identity.md). @since 0.4.0
  */
 export * as Identity from "./identity/index.js"
+/** The identity service's shape, `requestLink`'s answer and a link code's status (docs/identity.md). @since 0.4.0 */
+export type { IdentityShape } from "./identity/Identity.js"
+/** @since 0.4.0 */
+export type { ChallengeStatus, LinkRequested } from "./identity/User.js"
 
 export {
   createCustomer360,

@@ -54,7 +54,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import express from "express"
 import { errors as JoseErrors, jwtVerify, SignJWT } from "jose"
-import { type Customer, Identity } from "../../src/index.js"
+import { type Customer, Identity, type IdentityShape } from "../../src/index.js"
 
 /** A sliding-window limit: at most `limit` requests in any `windowSeconds`. */
 export interface RateLimit {
@@ -214,7 +214,7 @@ const profileView = (c: Customer.Customer) => ({
  * handler. `identity` is the library's service and `run` the app's runtime. Throws a `RangeError`
  * for a key shorter than 32 bytes or a limit that is not a whole number of at least 1.
  */
-export const accountRoutes = (identity: Identity.IdentityShape, run: Run, options: AccountOptions = {}): express.Router => {
+export const accountRoutes = (identity: IdentityShape, run: Run, options: AccountOptions = {}): express.Router => {
   const key = options.jwtSecret === undefined ? undefined : new TextEncoder().encode(options.jwtSecret)
   if (key !== undefined && key.byteLength < MIN_SECRET_BYTES) {
     throw new RangeError(`account jwtSecret must be at least ${MIN_SECRET_BYTES} bytes (got ${key.byteLength})`)

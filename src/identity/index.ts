@@ -6,7 +6,6 @@
  * @since 0.4.0
  */
 export {
-  type ChallengeStatus,
   CompleteProfileInput,
   ConfirmLinkInput,
   EmailTaken,
@@ -15,7 +14,6 @@ export {
   InvalidCode,
   InvalidCredentials,
   InvalidToken,
-  type LinkRequested,
   PhoneTaken,
   ProfileClaimed,
   ProfileExists,
@@ -26,7 +24,7 @@ export {
   User,
   UserNotFound
 } from "./User.js"
-export { Identity, type IdentityShape } from "./Identity.js"
+export { Identity } from "./Identity.js"
 export {
   DeliveryFailed,
   type EmailMessage,
@@ -38,3 +36,6 @@ export {
   smsConsole
 } from "./Ports.js"
 export { defaultKdfParams, formatHash, type KdfParams, needsRehash, parseHash } from "./Password.js"
+// Types also used by other entry points' shared declarations (the service's shape, `requestLink`'s
+// answer, a challenge's status) are exported at the package's top level (src/index.ts): in the
+// `Identity` namespace the declaration bundler would make them values.
