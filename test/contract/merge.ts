@@ -17,6 +17,8 @@ import type { StoragePorts } from "../../src/storage/Storage.js"
 import { Customers } from "../../src/customers/Customers.js"
 import type { MergeResult } from "../../src/customers/Merge.js"
 import { Outbox } from "../../src/platform/Outbox.js"
+import { Transactions } from "../../src/platform/Transactions.js"
+import { Wallets } from "../../src/wallets/Wallets.js"
 import { freshPhone, freshWord, servicesOver } from "./customers.js"
 import { differences, snapshot } from "./purchases.js"
 
@@ -221,6 +223,26 @@ export const mergeContract = <E>(name: string, storage: Layer.Layer<StoragePorts
         expect(byDefault.items.map((c) => c.id).sort()).toEqual([phoneless.id, walkIn.id].sort())
         expect((yield* customers.search({ q: word, status: "merged" })).items.map((c) => c.id)).toEqual([donor.id])
         expect(names(yield* customers.search({ q: word, status: "inactive" }))).toEqual([])
+      }).pipe(Effect.orDie))
+
+    it.effect("in one transaction, a merge and then a wallet write by the merged profile's phone: the write reads the survivor's new state and lands on it (the wallets part's remembered state survives the profiles' write)", () =>
+      Effect.gen(function*() {
+        const customers = yield* Customers
+        const wallets = yield* Wallets
+        const tx = yield* Transactions
+        const survivor = yield* customers.create({ phone: freshPhone(), name: "S" })
+        const merged = yield* customers.create({ phone: freshPhone(), name: "M" })
+        yield* wallets.deposit({ phone: survivor.phone!, amount: 100_000, reference: `s-${freshWord()}`, source: "manual" })
+        yield* wallets.deposit({ phone: merged.phone!, amount: 40_000, reference: `m-${freshWord()}`, source: "manual" })
+        yield* tx.withTransaction(Effect.gen(function*() {
+          yield* customers.merge({ survivorId: survivor.id, mergedIds: [merged.id], dryRun: false })
+          yield* wallets.deposit({ phone: merged.phone!, amount: 5_000, reference: `after-${freshWord()}`, source: "manual" })
+        }))
+        expect((yield* wallets.get(survivor.phone!)).balance).toBe(145_000)
+        expect((yield* wallets.get(merged.phone!)).balance).toBe(145_000)
+        const sql = yield* SqlClient.SqlClient
+        const left = yield* sql<{ balance: unknown }>`SELECT balance FROM c360_wallets WHERE customer_id = ${merged.id}`
+        expect(Number(left[0]!.balance)).toBe(0)
       }).pipe(Effect.orDie))
 
     it.effect("concurrent merges of one profile into one survivor: one merges it, the others find it merged (one journal entry, one event)", () =>

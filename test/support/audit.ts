@@ -46,7 +46,7 @@ export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient>
   const sql = yield* SqlClient.SqlClient
   const wallets = yield* sql<Record<string, unknown>>`SELECT customer_id, balance FROM c360_wallets`
   const credits = yield* sql<Record<string, unknown>>`SELECT id, customer_id, amount, remaining, expired_amount,
-    merged_amount, status FROM c360_virtual_credits`
+    merged_amount, merged_to, status FROM c360_virtual_credits`
   const entries = yield* sql<Record<string, unknown>>`SELECT seq, transaction_id, customer_id, kind, amount,
     balance_after, credit_id, credit_remaining_after FROM c360_ledger_entries ORDER BY seq`
   const operations = yield* sql<Record<string, unknown>>`SELECT transaction_id, customer_id FROM c360_wallet_operations`
@@ -112,6 +112,11 @@ export const auditLedger: Effect.Effect<AuditReport, never, SqlClient.SqlClient>
     if (status === "consumed" && (remaining !== 0 || expired !== 0)) violations.push(`credit ${id}: consumed but remaining ${remaining}, expired ${expired}`)
     if (status === "expired" && remaining !== 0) violations.push(`credit ${id}: expired with ${remaining} left`)
     if (status === "merged" && (remaining !== 0 || merged <= 0)) violations.push(`credit ${id}: merged with ${remaining} left, ${merged} moved`)
+    // a merged credit names the survivor's credit that took its remainder (docs/wallets.md#merge)
+    if ((status === "merged") !== (c.merged_to !== null)) violations.push(`credit ${id}: ${status}, merged_to ${c.merged_to}`)
+    if (status === "merged" && int(credits.find((x) => String(x.id) === String(c.merged_to))?.amount) !== merged) {
+      violations.push(`credit ${id}: merged_to ${c.merged_to} does not hold ${merged}`)
+    }
   }
   const entryTransactions = new Set(entries.map((e) => String(e.transaction_id)))
   for (const op of operations) {
