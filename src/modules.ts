@@ -86,6 +86,18 @@ import * as IdentityHttp from "./identity/Http.js"
 import * as IdentityService from "./identity/Identity.js"
 import * as IdentityRepository from "./identity/IdentityRepository.js"
 import * as IdentityMigrations from "./identity/Migrations.js"
+import { ImportsGroup } from "./imports/Api.js"
+import * as ImportsHttp from "./imports/Http.js"
+import * as ImportsService from "./imports/Imports.js"
+import * as ImportMigrations from "./imports/Migrations.js"
+import { LoyaltyGroup } from "./loyalty/Api.js"
+import * as LoyaltyHttp from "./loyalty/Http.js"
+import * as LoyaltyService from "./loyalty/Loyalty.js"
+import * as LoyaltyMigrations from "./loyalty/Migrations.js"
+import { AnalyticsGroup } from "./analytics/Api.js"
+import * as AnalyticsHttp from "./analytics/Http.js"
+import * as AnalyticsService from "./analytics/Analytics.js"
+import * as AnalyticsMigrations from "./analytics/Migrations.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -299,6 +311,58 @@ export const identity = {
 } satisfies Module<any, any, any, typeof IdentityGroup, any>
 
 /**
+ * POS imports (DOMAIN §11, §11a, docs/imports.md): customers, sales and coupons from CSV or XLSX,
+ * streamed, validated row by row, re-runnable; `c360.imports.run()`, `POST /api/imports/:kind`.
+ *
+ * @internal
+ */
+export const imports = {
+  name: "imports",
+  migrations: ImportMigrations.migrations,
+  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  services: ImportsService.layer,
+  api: ImportsGroup,
+  handlers: ImportsHttp.layer,
+  channels: [],
+  facade: { namespace: "imports", service: ImportsService.Imports, rename: {}, omit: [] } as const
+} satisfies Module<never, any, any, typeof ImportsGroup, any>
+
+/**
+ * The loyalty program's customers (DOMAIN §11, docs/loyalty.md): the `LoyaltySource` port, the CNV
+ * adapter, the incremental `loyalty-sync` job; `c360.loyalty.sync()`, `POST /api/jobs/loyalty-sync`.
+ *
+ * @internal
+ */
+export const loyalty = {
+  name: "loyalty",
+  migrations: LoyaltyMigrations.migrations,
+  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  services: LoyaltyService.layer,
+  api: LoyaltyGroup,
+  handlers: LoyaltyHttp.layer,
+  channels: [],
+  facade: { namespace: "loyalty", service: LoyaltyService.Loyalty, rename: {}, omit: [] } as const
+} satisfies Module<never, any, any, typeof LoyaltyGroup, any>
+
+/**
+ * Retail analytics (DOMAIN §11, §11a, docs/analytics.md): sales and coupons by VIP grade, season and
+ * shop group, POS vs loyalty comparison, Excel export — every figure one SQL aggregation over the
+ * imports' and loyalty's tables; `c360.analytics`, `/api/analytics/*`.
+ *
+ * @internal
+ */
+export const analytics = {
+  name: "analytics",
+  migrations: AnalyticsMigrations.migrations,
+  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  services: AnalyticsService.layer,
+  api: AnalyticsGroup,
+  handlers: AnalyticsHttp.layer,
+  channels: [],
+  facade: { namespace: "analytics", service: AnalyticsService.Analytics, rename: {}, omit: [] } as const
+} satisfies Module<never, any, any, typeof AnalyticsGroup, any>
+
+/**
  * The timeline (DOMAIN §4a, docs/timeline.md): no tables of its own; it reads every module before it.
  * `c360.timeline(phone, options)` is its one operation.
  *
@@ -316,7 +380,21 @@ export const timeline = {
 } satisfies Module<never, any, any, typeof TimelineGroup, any>
 
 /** Every module, in dependency order. @internal */
-export const modules = [customers, notes, wallets, tickets, transfers, purchases, fraud, stats, identity, timeline] as const
+export const modules = [
+  customers,
+  notes,
+  wallets,
+  tickets,
+  transfers,
+  purchases,
+  fraud,
+  stats,
+  identity,
+  imports,
+  loyalty,
+  analytics,
+  timeline
+] as const
 
 type AnyModule = (typeof modules)[number]
 
