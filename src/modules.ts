@@ -94,6 +94,8 @@ import { LoyaltyGroup } from "./loyalty/Api.js"
 import * as LoyaltyHttp from "./loyalty/Http.js"
 import * as LoyaltyService from "./loyalty/Loyalty.js"
 import * as LoyaltyMigrations from "./loyalty/Migrations.js"
+import * as LoyaltyRepository from "./loyalty/LoyaltyRepository.js"
+import * as LoyaltyJobs from "./loyalty/Jobs.js"
 import { AnalyticsGroup } from "./analytics/Api.js"
 import * as AnalyticsHttp from "./analytics/Http.js"
 import * as AnalyticsService from "./analytics/Analytics.js"
@@ -336,13 +338,15 @@ export const imports = {
 export const loyalty = {
   name: "loyalty",
   migrations: LoyaltyMigrations.migrations,
-  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  repositories: LoyaltyRepository.layer,
   services: LoyaltyService.layer,
   api: LoyaltyGroup,
   handlers: LoyaltyHttp.layer,
   channels: [],
-  facade: { namespace: "loyalty", service: LoyaltyService.Loyalty, rename: {}, omit: [] } as const
-} satisfies Module<never, any, any, typeof LoyaltyGroup, any>
+  // `syncHeld` is the `loyalty-sync` job's
+  facade: { namespace: "loyalty", service: LoyaltyService.Loyalty, rename: {}, omit: ["syncHeld"] } as const,
+  jobs: { loyaltySync: LoyaltyJobs.loyaltySync }
+} satisfies Module<any, any, any, typeof LoyaltyGroup, any>
 
 /**
  * Retail analytics (DOMAIN §11, §11a, docs/analytics.md): sales and coupons by VIP grade, season and
