@@ -1,0 +1,8 @@
+/**
+ * The file formats of the imports and exports: a streaming CSV reader, an XLSX reader and a
+ * streaming XLSX writer, over byte sources that run on Node and on Workers alike.
+ *
+ * @since 0.5.0
+ */
+export { type ByteSource, type Cell, FileAccessError, FileFormatError, fromBytes, fromPath, fromWebStream, type SheetRow } from "./Source.js"
+export { type CsvOptions, readCsv, readCsvBatches } from "./Csv.js"
