@@ -100,6 +100,7 @@ import { AnalyticsGroup } from "./analytics/Api.js"
 import * as AnalyticsHttp from "./analytics/Http.js"
 import * as AnalyticsService from "./analytics/Analytics.js"
 import * as AnalyticsMigrations from "./analytics/Migrations.js"
+import * as AnalyticsRepository from "./analytics/AnalyticsRepository.js"
 
 /**
  * What a module contributes. `Repositories`, `Services` and `Group` are its own types; the
@@ -358,13 +359,17 @@ export const loyalty = {
 export const analytics = {
   name: "analytics",
   migrations: AnalyticsMigrations.migrations,
-  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  repositories: AnalyticsRepository.layer as Layer.Layer<
+    AnalyticsRepository.AnalyticsRepository,
+    never,
+    SqlClient.SqlClient | UnitOfWork
+  >,
   services: AnalyticsService.layer,
   api: AnalyticsGroup,
   handlers: AnalyticsHttp.layer,
   channels: [],
   facade: { namespace: "analytics", service: AnalyticsService.Analytics, rename: {}, omit: [] } as const
-} satisfies Module<never, any, any, typeof AnalyticsGroup, any>
+} satisfies Module<any, any, any, typeof AnalyticsGroup, any>
 
 /**
  * The timeline (DOMAIN §4a, docs/timeline.md): no tables of its own; it reads every module before it.
