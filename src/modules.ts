@@ -90,6 +90,8 @@ import { ImportsGroup } from "./imports/Api.js"
 import * as ImportsHttp from "./imports/Http.js"
 import * as ImportsService from "./imports/Imports.js"
 import * as ImportMigrations from "./imports/Migrations.js"
+import * as ImportRepository from "./imports/ImportRepository.js"
+import * as ImportMerge from "./imports/Merge.js"
 import { LoyaltyGroup } from "./loyalty/Api.js"
 import * as LoyaltyHttp from "./loyalty/Http.js"
 import * as LoyaltyService from "./loyalty/Loyalty.js"
@@ -322,13 +324,14 @@ export const identity = {
 export const imports = {
   name: "imports",
   migrations: ImportMigrations.migrations,
-  repositories: Layer.empty as Layer.Layer<never, never, SqlClient.SqlClient | UnitOfWork>,
+  repositories: ImportRepository.layer,
   services: ImportsService.layer,
   api: ImportsGroup,
   handlers: ImportsHttp.layer,
+  mergeParts: ImportMerge.mergeParts,
   channels: [],
   facade: { namespace: "imports", service: ImportsService.Imports, rename: {}, omit: [] } as const
-} satisfies Module<never, any, any, typeof ImportsGroup, any>
+} satisfies Module<ImportRepository.ImportRepository, any, any, typeof ImportsGroup, any>
 
 /**
  * The loyalty program's customers (DOMAIN §11, docs/loyalty.md): the `LoyaltySource` port, the CNV
