@@ -188,10 +188,13 @@ export const make = Effect.gen(function*() {
         statements: [
           sql`UPDATE c360_loyalty_sync_runs SET status = 'failed', error = ${INTERRUPTED}, finished_at = ${run.startedAt}
             WHERE status = 'running'`,
-          sql`INSERT INTO c360_loyalty_sync_runs (id, status, full_sync, started_at, checkpoint_from, checkpoint_from_id,
+          // runs are numbered in the order they start (the caller holds the lease: no two at once)
+          sql`INSERT INTO c360_loyalty_sync_runs (id, seq, status, full_sync, started_at, checkpoint_from, checkpoint_from_id,
               checkpoint, checkpoint_id)
-            VALUES (${run.id}, 'running', ${run.full ? 1 : 0}, ${run.startedAt}, ${run.checkpointFrom?.updatedAt ?? null},
-              ${run.checkpointFrom?.id ?? null}, ${run.checkpointFrom?.updatedAt ?? null}, ${run.checkpointFrom?.id ?? null})`
+            SELECT ${run.id}, COALESCE(MAX(seq), 0) + 1, 'running', ${run.full ? 1 : 0}, ${run.startedAt},
+              ${run.checkpointFrom?.updatedAt ?? null}, ${run.checkpointFrom?.id ?? null}, ${run.checkpointFrom?.updatedAt ?? null},
+              ${run.checkpointFrom?.id ?? null}
+            FROM c360_loyalty_sync_runs`
         ]
       }),
 
@@ -226,7 +229,7 @@ export const make = Effect.gen(function*() {
       }),
 
     runs: (limit) =>
-      sql<Record<string, unknown>>`SELECT * FROM c360_loyalty_sync_runs ORDER BY started_at DESC, id DESC LIMIT ${limit}`.pipe(
+      sql<Record<string, unknown>>`SELECT * FROM c360_loyalty_sync_runs ORDER BY seq DESC LIMIT ${limit}`.pipe(
         storage("reading the loyalty sync runs"),
         Effect.map((rows) => rows.map(runOf))
       )

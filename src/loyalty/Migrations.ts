@@ -7,7 +7,8 @@
  *   money are whole numbers. `fingerprint` is the JSON of the synced values: an upsert with the same
  *   one changes nothing. The analytics' POS-vs-loyalty comparison reads this table (by `phone`,
  *   `created_date`).
- * - `c360_loyalty_sync_runs`: one row per sync run (`lsr_…`): `running | completed | failed`, when it
+ * - `c360_loyalty_sync_runs`: one row per sync run (`lsr_…`, `seq` counting them in the order they
+ *   started, under the sync's lease): `running | completed | failed`, when it
  *   started and ended, the checkpoint it started from and the one it reached (each an instant and a
  *   CNV id, the tie-break), pages, the records created / updated / unchanged / failed, and the
  *   error that ended a failed run. Its figures are those of the pages it committed.
@@ -55,6 +56,7 @@ const loyalty = Effect.gen(function*() {
   yield* sql`CREATE INDEX c360_loyalty_customers_created_date_idx ON c360_loyalty_customers (created_date)`
   yield* sql`CREATE TABLE c360_loyalty_sync_runs (
     id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL UNIQUE,
     status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
     full_sync INTEGER NOT NULL DEFAULT 0 CHECK (full_sync IN (0, 1)),
     started_at BIGINT NOT NULL,
@@ -71,7 +73,6 @@ const loyalty = Effect.gen(function*() {
     failed BIGINT NOT NULL DEFAULT 0,
     error TEXT
   )`
-  yield* sql`CREATE INDEX c360_loyalty_sync_runs_started_idx ON c360_loyalty_sync_runs (started_at)`
   yield* sql`CREATE TABLE c360_loyalty_sync_failures (
     run_id TEXT NOT NULL REFERENCES c360_loyalty_sync_runs (id),
     seq BIGINT NOT NULL,
