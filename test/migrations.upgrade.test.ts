@@ -19,7 +19,7 @@ const schema = Effect.flatMap(SqlClient.SqlClient, (sql) =>
 
 const ids = Object.keys(migrations).sort()
 /** Every migration the release before identity and merge had: a database of that release has run these. */
-const RELEASED = [
+const BEFORE_IDENTITY = [
   "0001_outbox",
   "0002_job_leases",
   "0100_customers",
@@ -32,6 +32,8 @@ const RELEASED = [
   "0600_purchases",
   "0800_fraud"
 ]
+/** Every migration the identity-and-merge release had (the one before the retail analytics). */
+const RELEASED = [...BEFORE_IDENTITY, "0850_identity_and_merge", "0860_wallet_merge", "0900_identity"]
 
 describe("migrations", () => {
   it("ids are unique numbers; every migration added since the previous release is above its highest", () => {
@@ -42,18 +44,31 @@ describe("migrations", () => {
     expect(ids.filter((id) => !RELEASED.includes(id)).filter((id) => number(id) <= highest)).toEqual([])
   })
 
-  it.effect("a database migrated to the previous release, then upgraded, has the schema of one migrated at once", () =>
+  const upgrade = (released: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       const fresh = yield* Effect.scoped(Effect.provide(Effect.zipRight(migrate(migrations), schema), layerClient({ filename: ":memory:" })))
       const upgraded = yield* Effect.scoped(Effect.provide(
         Effect.gen(function*() {
-          yield* migrate(Object.fromEntries(RELEASED.map((id) => [id, migrations[id]!])))
+          yield* migrate(Object.fromEntries(released.map((id) => [id, migrations[id]!])))
           yield* migrate(migrations)
           return yield* schema
         }),
         layerClient({ filename: ":memory:" })
       ))
+      return { fresh, upgraded }
+    }).pipe(Effect.orDie)
+
+  it.effect("a database migrated to the release before identity, then upgraded, has the schema of one migrated at once", () =>
+    Effect.map(upgrade(BEFORE_IDENTITY), ({ fresh, upgraded }) => {
       expect(upgraded.map((r) => r.name)).toContain("c360_merges")
       expect(upgraded).toEqual(fresh)
-    }).pipe(Effect.orDie))
+    }))
+
+  it.effect("a database migrated to the previous release, then upgraded, has the retail tables and the schema of one migrated at once", () =>
+    Effect.map(upgrade(RELEASED), ({ fresh, upgraded }) => {
+      for (const table of ["c360_imports", "c360_pos_sales", "c360_pos_customers", "c360_pos_coupons", "c360_loyalty_customers"]) {
+        expect(upgraded.map((r) => r.name)).toContain(table)
+      }
+      expect(upgraded).toEqual(fresh)
+    }))
 })
