@@ -6,3 +6,17 @@
  */
 export { type ByteSource, type Cell, FileAccessError, FileFormatError, fromBytes, fromPath, fromWebStream, type SheetRow } from "./Source.js"
 export { type CsvOptions, readCsv, readCsvBatches } from "./Csv.js"
+export {
+  type ByteSink,
+  type Column,
+  type ColumnFormat,
+  columnLetters,
+  serialOfDay,
+  type SheetOptions,
+  toPath,
+  toWebStream,
+  WorkbookError,
+  type WritableCell,
+  type XlsxWriter,
+  xlsxWriter
+} from "./XlsxWriter.js"
