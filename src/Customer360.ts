@@ -38,6 +38,11 @@ export type Services =
  * (`Customer360.layer(storage).pipe(Layer.provide(mySmsSenderLayer))`); without them nothing is sent
  * and each message is logged as undelivered, without its secret (docs/identity.md).
  *
+ * The loyalty module's port, `Loyalty.LoyaltySource` (the program whose customers `Loyalty.sync` and
+ * the `loyalty-sync` job read), is optional the same way: provide `Loyalty.Cnv.layer({ token })` —
+ * CNV's API — or a host's own source under this layer; without one a sync fails
+ * `LoyaltyNotConfigured` and writes nothing (docs/loyalty.md).
+ *
  * @example
  * ```ts
  * import { Customer360, Customers } from "customer360"

@@ -35,6 +35,8 @@ import { Tickets } from "./tickets/Tickets.js"
 import * as Fiber from "effect/Fiber"
 import { DeliveryFailed, type EmailMessage, Mailer, type SmsMessage, SmsSender } from "./identity/Ports.js"
 import type { IdentityOptions } from "./kernel/Config.js"
+import * as Cnv from "./loyalty/Cnv.js"
+import { fromPromises, isLoyaltySourcePromises, type LoyaltySourcePromises } from "./loyalty/Source.js"
 
 /**
  * Options of {@link createCustomer360}.
@@ -89,6 +91,14 @@ export interface Customer360Options {
    * Without it no e-mail is sent.
    */
   readonly mailer?: { readonly send: (message: EmailMessage) => Promise<void> }
+  /**
+   * Where `loyalty.sync()` reads the loyalty program's customers (docs/loyalty.md): `cnv`, the CNV
+   * adapter's options (`{ token }` or `{ getToken }`, `baseUrl`, `pageSize`, timeouts, retries, the
+   * query parameters' names), or `source`, a host's own source with Promise methods
+   * (`customersUpdatedSince(query)`, `membership(cnvId)`); `source` wins when both are given. Without
+   * either, `loyalty.sync()` rejects `LoyaltyNotConfigured`.
+   */
+  readonly loyalty?: { readonly source?: LoyaltySourcePromises; readonly cnv?: Cnv.CnvOptions }
 }
 
 /**
@@ -227,9 +237,17 @@ const portsLayer = (options: Customer360Options) => {
     })
   const sms = options.sms
   const mailer = options.mailer
+  const loyalty = options.loyalty
+  if (loyalty !== undefined && (typeof loyalty !== "object" || loyalty === null)) {
+    throw ValidationError.single("loyalty", "must be { cnv: { token, … } } or { source }")
+  }
+  if (loyalty?.source !== undefined && !isLoyaltySourcePromises(loyalty.source)) {
+    throw ValidationError.single("loyalty.source", "must be an object with customersUpdatedSince(query) and membership(cnvId) methods returning Promises")
+  }
   return Layer.mergeAll(
     sms === undefined ? Layer.empty : Layer.succeed(SmsSender, { send: deliver("sms", (m: SmsMessage) => sms.send(m)) }),
-    mailer === undefined ? Layer.empty : Layer.succeed(Mailer, { send: deliver("mailer", (m: EmailMessage) => mailer.send(m)) })
+    mailer === undefined ? Layer.empty : Layer.succeed(Mailer, { send: deliver("mailer", (m: EmailMessage) => mailer.send(m)) }),
+    loyalty?.source !== undefined ? fromPromises(loyalty.source) : loyalty?.cnv !== undefined ? Cnv.layer(loyalty.cnv) : Layer.empty
   )
 }
 

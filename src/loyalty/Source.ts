@@ -8,8 +8,9 @@
  * @since 0.5.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 /**
@@ -149,3 +150,51 @@ export interface LoyaltySourceShape {
 
 /** The loyalty program the sync reads. Optional: see the module's documentation. @since 0.5.0 */
 export class LoyaltySource extends Context.Tag("customer360/loyalty/LoyaltySource")<LoyaltySource, LoyaltySourceShape>() {}
+
+/**
+ * A loyalty source written with Promises, for hosts that do not use Effect (the facade's
+ * `loyalty.source`): the same operations; `membership` resolves `null` when there is none.
+ *
+ * @since 0.5.0
+ */
+export interface LoyaltySourcePromises {
+  readonly customersUpdatedSince: (query: PageQuery) => Promise<{
+    readonly customers: ReadonlyArray<LoyaltyCustomerRecord>
+    readonly rejected?: ReadonlyArray<RejectedRecord> | undefined
+    readonly hasMore: boolean
+  }>
+  readonly membership: (cnvId: number) => Promise<LoyaltyMembership | null>
+  readonly pageSize?: number | undefined
+}
+
+/** Whether `u` has the operations of a {@link LoyaltySourcePromises}. @since 0.5.0 */
+export const isLoyaltySourcePromises = (u: unknown): u is LoyaltySourcePromises =>
+  typeof u === "object" && u !== null &&
+  typeof (u as { customersUpdatedSince?: unknown }).customersUpdatedSince === "function" &&
+  typeof (u as { membership?: unknown }).membership === "function"
+
+/**
+ * A host's Promise source as the `LoyaltySource` layer. A rejection becomes `LoyaltySourceFailed`
+ * without the host's error (it may quote a credential); an answer that is not a page is one too. The
+ * records are checked by the sync like any source's.
+ *
+ * @since 0.5.0
+ */
+export const fromPromises = (source: LoyaltySourcePromises): Layer.Layer<LoyaltySource> =>
+  Layer.succeed(LoyaltySource, {
+    pageSize: source.pageSize,
+    customersUpdatedSince: (query) =>
+      Effect.tryPromise({
+        try: () => source.customersUpdatedSince(query),
+        catch: () => new LoyaltySourceFailed({ reason: "the host's source rejected" })
+      }).pipe(Effect.flatMap((page) =>
+        typeof page === "object" && page !== null && Array.isArray(page.customers) && typeof page.hasMore === "boolean"
+          ? Effect.succeed({ customers: page.customers, rejected: Array.isArray(page.rejected) ? page.rejected : [], hasMore: page.hasMore })
+          : Effect.fail(new LoyaltySourceFailed({ reason: "the host's source answered something that is not a page" }))
+      )),
+    membership: (cnvId) =>
+      Effect.tryPromise({
+        try: () => source.membership(cnvId),
+        catch: () => new LoyaltySourceFailed({ reason: "the host's source rejected" })
+      }).pipe(Effect.map((m) => Option.fromNullable(m)))
+  })
