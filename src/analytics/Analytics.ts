@@ -17,6 +17,7 @@ import type { StorageError, ValidationError } from "../kernel/Errors.js"
 import { decoder } from "../kernel/Input.js"
 import { withSpans } from "../kernel/Spans.js"
 import { AnalyticsRepository, type Filter, type Keyed } from "./AnalyticsRepository.js"
+import { type ExportFailed, type ExportOptions, type ExportSummary, exportWorkbook } from "./Export.js"
 import {
   type ComparisonQuery as ComparisonQueryType,
   ComparisonQuery,
@@ -55,6 +56,14 @@ export interface AnalyticsShape {
   readonly coupons: (query: PeriodQueryType) => Effect.Effect<CouponReport, ValidationError | StorageError>
   /** POS vs loyalty by canonical phone: counts and four paged lists (see `ComparisonReport`). */
   readonly comparison: (query?: ComparisonQueryType) => Effect.Effect<ComparisonReport, ValidationError | StorageError>
+  /**
+   * Writes the view (`sales`, `coupons`, `comparison`, with the view's filters) as an `.xlsx`
+   * workbook to `path` (Node) or `stream` (a web `WritableStream`, closed at the end), streamed with
+   * bounded memory (docs/analytics.md#export); answers the sheets written and their data rows. A
+   * path or stream that refuses the bytes fails `ExportFailed` (the file is removed, the stream
+   * aborted).
+   */
+  readonly exportXlsx: (options: ExportOptions) => Effect.Effect<ExportSummary, ValidationError | StorageError | ExportFailed>
 }
 
 /** The Analytics service. @since 0.5.0 */
@@ -204,7 +213,14 @@ export const make = Effect.gen(function*() {
   const sales: AnalyticsShape["sales"] = (raw) => Effect.flatMap(decodePeriod(raw), (q) => salesOf(filterOf(q)))
   const coupons: AnalyticsShape["coupons"] = (raw) => Effect.flatMap(decodePeriod(raw), (q) => couponsOf(filterOf(q)))
   const comparison: AnalyticsShape["comparison"] = (raw) => Effect.flatMap(decodeComparison(raw ?? {}), comparisonOf)
-  return Analytics.of(withSpans("Analytics", { sales, coupons, comparison }))
+  const exportXlsx: AnalyticsShape["exportXlsx"] = (options) =>
+    exportWorkbook(options, {
+      sales: (q) => salesOf(filterOf(q)),
+      coupons: (q) => couponsOf(filterOf(q)),
+      comparison: (q) => comparisonOf({ ...q, pageSize: 1 })
+    }).pipe(Effect.provideService(AnalyticsRepository, repo))
+
+  return Analytics.of(withSpans("Analytics", { sales, coupons, comparison, exportXlsx }))
 })
 
 /** @since 0.5.0 */

@@ -6,8 +6,8 @@
  * on a hand-built set with invalid phones; validation; and a property: random sales give
  * breakdowns that each add up to the total, and a model's figures.
  *
- * The tables are the imports' and loyalty's; the tests seed them with plain SQL (never through
- * those modules' services), stored as the import stores them: the business day of the sale's
+ * The tables are the imports' and loyalty's (their migrations 0950, 0960); the tests seed them with
+ * plain SQL (never through those modules' services), stored as the import stores them: the business day of the sale's
  * instant in Hanoi and its season by `seasonOf`, the shop group by `shopGroupOf`. Each test
  * empties them first.
  */
@@ -162,42 +162,6 @@ export const insertLoyaltyCustomers = (customers: ReadonlyArray<LoyaltyCustomer>
     created_at: 0,
     updated_at: 0
   })))
-
-/**
- * The source tables with exactly the shared design's columns, for as long as the imports' and
- * loyalty's migrations have not landed (`IF NOT EXISTS`: a no-op once they have).
- */
-export const ensureRetailTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  Effect.all([
-    sql`CREATE TABLE IF NOT EXISTS c360_pos_customers (
-      vip_id BIGINT NOT NULL CHECK (vip_id >= 0), phone_key TEXT NOT NULL, phone TEXT, phone_raw TEXT NOT NULL,
-      id_number TEXT, birthday_month INTEGER, vip_grade TEXT, name TEXT, race TEXT, gender TEXT, birthday TEXT,
-      city_state TEXT, postal_code TEXT, country TEXT, email TEXT, contact_address TEXT, registration_store TEXT,
-      registration_date TEXT, points BIGINT, customer_id TEXT, fingerprint TEXT NOT NULL,
-      revision BIGINT NOT NULL DEFAULT 1, import_id TEXT, line BIGINT, created_at BIGINT, updated_at BIGINT,
-      PRIMARY KEY (vip_id, phone_key))`,
-    sql`CREATE TABLE IF NOT EXISTS c360_pos_vips (
-      vip_id BIGINT PRIMARY KEY, vip_grade TEXT, registration_date TEXT, phone TEXT, customer_id TEXT, updated_at BIGINT)`,
-    sql`CREATE TABLE IF NOT EXISTS c360_pos_sales (
-      invoice_number TEXT PRIMARY KEY, shop_id TEXT NOT NULL, shop_group TEXT NOT NULL, shop_name TEXT, country TEXT,
-      bu TEXT, sales_date TEXT NOT NULL, sales_at BIGINT NOT NULL, season TEXT NOT NULL, vip_id BIGINT NOT NULL,
-      vip_name TEXT, quantity BIGINT, settlement_amount BIGINT, sales_amount BIGINT NOT NULL, tag_amount BIGINT,
-      per_customer_transaction BIGINT, discount BIGINT, rounding BIGINT, customer_id TEXT, purchase_reference TEXT,
-      fingerprint TEXT NOT NULL, revision BIGINT NOT NULL DEFAULT 1, import_id TEXT, line BIGINT, created_at BIGINT,
-      updated_at BIGINT)`,
-    sql`CREATE TABLE IF NOT EXISTS c360_pos_coupons (
-      coupon_id TEXT PRIMARY KEY, department TEXT, creator TEXT, document_number TEXT, face_value BIGINT NOT NULL,
-      used INTEGER NOT NULL CHECK (used IN (0, 1)), begin_date TEXT, end_date TEXT, using_shop TEXT, shop_group TEXT,
-      using_date TEXT, season TEXT, push TEXT, member_id BIGINT, member_name TEXT, member_phone_raw TEXT,
-      member_phone TEXT, docket_number TEXT, fingerprint TEXT NOT NULL, revision BIGINT NOT NULL DEFAULT 1,
-      import_id TEXT, line BIGINT, created_at BIGINT, updated_at BIGINT)`,
-    sql`CREATE TABLE IF NOT EXISTS c360_loyalty_customers (
-      cnv_id BIGINT PRIMARY KEY, last_name TEXT, first_name TEXT, phone_raw TEXT, phone TEXT, email TEXT, gender TEXT,
-      birthday_day INTEGER, birthday_month INTEGER, birthday_year INTEGER, tags TEXT, physical_card_code TEXT,
-      points BIGINT, exp_points BIGINT, total_spending BIGINT, total_points BIGINT, level_name TEXT, used_points BIGINT,
-      cnv_created_at BIGINT, cnv_updated_at BIGINT, created_date TEXT, fingerprint TEXT, synced_at BIGINT,
-      created_at BIGINT, updated_at BIGINT)`
-  ], { discard: true })).pipe(Effect.orDie)
 
 // ---------------------------------------------------------------------------------------------
 // The hand-computed data set (docs/analytics.md has the rules; every expected number below is
@@ -394,7 +358,6 @@ export const analyticsContract = <E>(
   layer(servicesOver(storage), { timeout: "120 seconds" })(name, (it) => {
     it.effect("on empty tables every figure is 0: the five grades at 0 and no null line, no seasons or shop groups, an empty comparison", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* clearRetail
         const analytics = yield* Analytics
         const report = yield* analytics.sales({ from: "2026-01-01", to: "2026-12-31" })
@@ -417,7 +380,6 @@ export const analyticsContract = <E>(
 
     it.effect("sales of a hand-computed set: total, non-VIP line, every grade (VIP0…DIAMOND, then the unknown/no-grade line), seasons in order, shop groups, grade × season, conversion against the VIPs registered by the period's end", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* seedAll
         const analytics = yield* Analytics
         const report = yield* analytics.sales({ from: "2026-06-01", to: "2026-07-10" })
@@ -431,7 +393,6 @@ export const analyticsContract = <E>(
 
     it.effect("Hanoi day and season edges: 23:30 on 30 June is SS2026 on 2026-06-30, 00:10 on 1 July (still 30 June in UTC) is AW2026 on 2026-07-01; a one-day period holds its day's sales only", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* seedAll
         expect(hanoiDay("2026-06-30T16:30:00Z")).toBe("2026-06-30")
         expect(hanoiDay("2026-06-30T17:10:00Z")).toBe("2026-07-01")
@@ -449,7 +410,6 @@ export const analyticsContract = <E>(
 
     it.effect("vip id 0 is on the non-VIP line only: never in a grade, season or shop group, nor in the customers or conversion", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* clearRetail
         yield* insertVips([{ vipId: 1, grade: "VIP2", registered: "2026-01-01" }])
         yield* insertSales([
@@ -467,7 +427,6 @@ export const analyticsContract = <E>(
 
     it.effect("the shop-group filter: only that group's sales (the non-VIP line too); the conversion base stays all registered VIPs", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* seedAll
         const sg = yield* (yield* Analytics).sales({ from: "2026-06-01", to: "2026-07-10", shopGroup: "SG" })
         expect(sg.shopGroup).toBe("SG")
@@ -486,7 +445,6 @@ export const analyticsContract = <E>(
 
     it.effect("coupons of a hand-computed set: selected by begin date; grade of the member (none for no member or vip id 0); unused coupons on the shop group null line; the filter keeps the coupons used in that group", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* seedAll
         const analytics = yield* Analytics
         expect(yield* analytics.coupons({ from: "2026-06-01", to: "2026-07-10" })).toEqual(EXPECTED_COUPONS)
@@ -498,7 +456,6 @@ export const analyticsContract = <E>(
 
     it.effect("comparison of a hand-built set: counts all time and for a period (new in it, matched against the other system at any time), invalid phones match nothing and are listed, pages in a stable order", () =>
       Effect.gen(function*() {
-        yield* ensureRetailTables
         yield* seedAll
         const analytics = yield* Analytics
         const all = yield* analytics.comparison({ from: "2026-06-01", to: "2026-06-30", pageSize: 2 })
@@ -581,7 +538,6 @@ export const analyticsContract = <E>(
           expect(e._tag).toBe("ValidationError")
         }
         // ten years, both ends included, is the longest period
-        yield* ensureRetailTables
         yield* analytics.sales({ from: "2016-01-01", to: "2026-01-07" })
         expect((yield* Effect.flip(analytics.sales({ from: "2016-01-01", to: "2026-01-08" }))).message).toContain("at most 3660 days")
       }))
@@ -608,8 +564,7 @@ export const analyticsContract = <E>(
       ],
       ([vipRows, saleRows, from, to]) =>
         Effect.gen(function*() {
-          yield* ensureRetailTables
-          yield* clearRetail
+            yield* clearRetail
           const analytics = yield* Analytics
           const vips = vipRows.map((v, i) => ({ vipId: i + 1, ...v }))
           yield* insertVips(vips)
