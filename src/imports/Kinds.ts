@@ -353,7 +353,7 @@ export const parseRow = (
   ctx: ParseContext
 ): ParsedRow | RowFailure => {
   const columns = COLUMNS[kind]
-  const read: Record<string, unknown> = {}
+  const read: Array<unknown> = new Array(columns.length)
   for (let i = 0; i < columns.length; i++) {
     const spec = columns[i]!
     const at = positions[i]!
@@ -361,46 +361,97 @@ export const parseRow = (
     if (v instanceof Fail) {
       return { line: row.line, column: v.column, value: V.isEmpty(v.cell) ? "" : V.cellText(v.cell), reason: v.reason }
     }
-    read[spec.name] = v
+    read[i] = v
   }
-  const values: Record<string, string | number | null> = {}
+  const r = read as Array<any>
+  let values: Record<string, string | number | null>
   let key: string
+  let fingerprinted: Array<unknown>
   switch (kind) {
     case "customers": {
-      const p = read.phone as V.PhoneValue
-      for (const [name] of STORED.customers) values[name] = (read[name] ?? null) as never
-      values.phone_key = p.canonical ?? p.raw
-      values.phone = p.canonical
-      values.phone_raw = p.raw
-      values.customer_id = null
+      const p = r[5] as V.PhoneValue
+      values = {
+        vip_id: r[0],
+        phone_key: p.canonical ?? p.raw,
+        phone: p.canonical,
+        phone_raw: p.raw,
+        id_number: r[1],
+        birthday_month: r[2],
+        vip_grade: r[3],
+        name: r[4],
+        race: r[6],
+        gender: r[7],
+        birthday: r[8],
+        city_state: r[9],
+        postal_code: r[10],
+        country: r[11],
+        email: r[12],
+        contact_address: r[13],
+        registration_store: r[14],
+        registration_date: r[15],
+        points: r[16],
+        customer_id: null
+      }
       key = `${values.vip_id}\u0000${values.phone_key}`
+      fingerprinted = [r[0], p.canonical, p.raw, r[1], r[2], r[3], r[4], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]]
       break
     }
     case "sales": {
-      const w = read.sales_date as V.When
-      for (const [name] of STORED.sales) values[name] = (read[name] ?? null) as never
-      values.sales_date = w.day
-      values.sales_at = w.at
-      values.season = seasonOf(w.day)
-      values.shop_group = shopGroupOf(values.shop_id as string)
-      values.customer_id = null
-      values.purchase_reference = null
-      key = values.invoice_number as string
+      const w = r[5] as V.When
+      values = {
+        invoice_number: r[0],
+        shop_id: r[1],
+        shop_group: shopGroupOf(r[1] as string),
+        shop_name: r[2],
+        country: r[3],
+        bu: r[4],
+        sales_date: w.day,
+        sales_at: w.at,
+        season: seasonOf(w.day),
+        vip_id: r[6],
+        vip_name: r[7],
+        quantity: r[8],
+        settlement_amount: r[9],
+        sales_amount: r[10],
+        tag_amount: r[11],
+        per_customer_transaction: r[12],
+        discount: r[13],
+        rounding: r[14],
+        customer_id: null,
+        purchase_reference: null
+      }
+      key = r[0] as string
+      fingerprinted = [r[0], r[1], r[2], r[3], r[4], w.day, w.at, r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14]]
       break
     }
     case "coupons": {
-      const p = read.member_phone as { raw: string | null; canonical: string | null }
-      for (const [name] of STORED.coupons) values[name] = (read[name] ?? null) as never
-      values.member_phone_raw = p.raw
-      values.member_phone = p.canonical
-      values.shop_group = values.using_shop === null ? null : shopGroupOf(values.using_shop as string)
-      values.season = values.begin_date === null ? null : seasonOf(values.begin_date as string)
-      key = values.coupon_id as string
+      const p = r[13] as { raw: string | null; canonical: string | null }
+      values = {
+        coupon_id: r[3],
+        department: r[0],
+        creator: r[1],
+        document_number: r[2],
+        face_value: r[4],
+        used: r[5],
+        begin_date: r[6],
+        end_date: r[7],
+        using_shop: r[8],
+        shop_group: r[8] === null ? null : shopGroupOf(r[8] as string),
+        using_date: r[9],
+        season: r[6] === null ? null : seasonOf(r[6] as string),
+        push: r[10],
+        member_id: r[11],
+        member_name: r[12],
+        member_phone_raw: p.raw,
+        member_phone: p.canonical,
+        docket_number: r[14]
+      }
+      key = r[3] as string
+      fingerprinted = [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], p.raw, p.canonical, r[14]]
       break
     }
   }
-  const fingerprint = fingerprintOf(JSON.stringify(STORED[kind].map(([name]) => name === "customer_id" || name === "purchase_reference" ? null : values[name])))
-  return { line: row.line, key, values, fingerprint }
+  return { line: row.line, key, values, fingerprint: fingerprintOf(JSON.stringify(fingerprinted)) }
 }
 
 /** @since 0.5.0 */

@@ -8,7 +8,6 @@
  */
 import { TZDate } from "@date-fns/tz"
 import * as Either from "effect/Either"
-import { businessDay, dayToDate } from "../kernel/BusinessDay.js"
 import * as Phone from "../kernel/Phone.js"
 import type { Cell } from "../platform/files/Source.js"
 import { type Grade, parseGrade } from "./Retail.js"
@@ -44,6 +43,7 @@ export const text = (cell: Cell | undefined): string | null => {
 }
 
 const DIGITS = /^\d+$/
+const PLAIN = /^\d{1,15}$/
 const GROUPED = /^\d{1,3}(?:[.,]\d{3})+$/
 
 /**
@@ -64,6 +64,10 @@ export const money = (cell: Cell | undefined, options: { readonly signed: boolea
     if (!Number.isSafeInteger(cell)) return new Invalid("is too large")
     if (cell < 0 && !options.signed) return new Invalid("must not be negative")
     return cell === 0 ? 0 : cell
+  }
+  if (typeof cell === "string" && PLAIN.test(cell)) {
+    const plain = Number(cell)
+    if (Number.isSafeInteger(plain)) return plain
   }
   let s = cellText(cell).replace(/[\s\u00a0\u202f]/g, "")
   if (s === "") return new Invalid("is empty")
@@ -150,9 +154,11 @@ export interface When {
   readonly at: number
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 const validDate = (y: number, m: number, d: number): boolean => {
   if (y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1) return false
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate()
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+  return d <= (m === 2 && leap ? 29 : MONTH_DAYS[m - 1]!)
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0")
@@ -160,9 +166,58 @@ const pad = (n: number, width = 2) => String(n).padStart(width, "0")
 const ISO = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?)?$/i
 const DMY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$/
 
-/** The instant of a wall-clock time in `timeZone`. */
-const local = (y: number, m: number, d: number, hh: number, mm: number, ss: number, ms: number, timeZone: string): number =>
-  new TZDate(y, m - 1, d, hh, mm, ss, ms, timeZone).getTime()
+const BUCKET_MS = 15 * 60_000
+const offsets = new Map<string, Map<number, number>>()
+const partsFormats = new Map<string, Intl.DateTimeFormat>()
+
+/**
+ * The zone's offset from UTC (ms) at an instant, cached by quarter hour (offsets only ever change
+ * on a quarter hour): an import parses a million dates without a time-zone lookup each.
+ */
+const offsetAt = (instant: number, timeZone: string): number => {
+  let cache = offsets.get(timeZone)
+  if (cache === undefined) {
+    cache = new Map()
+    offsets.set(timeZone, cache)
+  }
+  const bucket = Math.floor(instant / BUCKET_MS)
+  const hit = cache.get(bucket)
+  if (hit !== undefined) return hit
+  let format = partsFormats.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric"
+    })
+    partsFormats.set(timeZone, format)
+  }
+  const at = bucket * BUCKET_MS
+  const p: Record<string, number> = {}
+  for (const part of format.formatToParts(new Date(at))) if (part.type !== "literal") p[part.type] = Number(part.value)
+  const offset = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - at
+  if (cache.size > 100_000) cache.clear()
+  cache.set(bucket, offset)
+  return offset
+}
+
+/** The instant of a wall-clock time in `timeZone` (in a gap of a DST change, as `TZDate` does: shifted forward). */
+const local = (y: number, m: number, d: number, hh: number, mm: number, ss: number, ms: number, timeZone: string): number => {
+  const wall = Date.UTC(y, m - 1, d, hh, mm, ss, ms)
+  const guess = wall - offsetAt(wall, timeZone)
+  const offset = offsetAt(guess, timeZone)
+  if (offset === offsetAt(wall - offset, timeZone)) return wall - offset
+  return new TZDate(y, m - 1, d, hh, mm, ss, ms, timeZone).getTime()
+}
+
+/** The business day (`YYYY-MM-DD`) of an instant. */
+const dayOf = (instant: number, timeZone: string): string =>
+  new Date(instant + offsetAt(instant, timeZone)).toISOString().slice(0, 10)
 
 /** Excel's day 0 (serial 0 is 1899-12-30, which keeps the 1900 leap-year bug out of every date after February 1900). */
 const EXCEL_EPOCH = Date.UTC(1899, 11, 30)
@@ -190,6 +245,22 @@ export const when = (cell: Cell | undefined, timeZone: string): When | Invalid =
   }
   const s = cellText(cell)
   if (s === "") return new Invalid("is empty")
+  // the dates of a file repeat: a date without a time is parsed once per zone
+  const cacheKey = s.length <= 10 ? `${timeZone} ${s}` : undefined
+  if (cacheKey !== undefined) {
+    const hit = dates.get(cacheKey)
+    if (hit !== undefined) return hit
+    const parsed = parseWhen(s, timeZone)
+    if (dates.size > 10_000) dates.clear()
+    dates.set(cacheKey, parsed)
+    return parsed
+  }
+  return parseWhen(s, timeZone)
+}
+
+const dates = new Map<string, When | Invalid>()
+
+const parseWhen = (s: string, timeZone: string): When | Invalid => {
   let y: number, m: number, d: number, hh = 0, mm = 0, ss = 0, ms = 0
   let offset: string | undefined
   let timed = false
@@ -232,7 +303,7 @@ export const when = (cell: Cell | undefined, timeZone: string): When | Invalid =
       offsetMs = sign * (oh * 60 + om) * 60_000
     }
     const at = Date.UTC(y, m - 1, d, hh, mm, ss, ms) - offsetMs
-    return { day: dayToDate(businessDay(at, timeZone)), at }
+    return { day: dayOf(at, timeZone), at }
   }
   return { day: `${pad(y, 4)}-${pad(m)}-${pad(d)}`, at: local(y, m, d, hh, mm, ss, ms, timeZone) }
 }

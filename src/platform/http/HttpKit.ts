@@ -602,18 +602,60 @@ const readBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: nu
     }
   )
 
+/** The default largest import body: 256 MiB. @since 0.5.0 */
+export const DEFAULT_MAX_IMPORT_BYTES = 256 * 1024 * 1024
+
+const IMPORT_MEDIA_TYPES: ReadonlyArray<string> = [
+  "text/csv",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+]
+
+/** `POST /api/imports/<kind>` with a CSV or XLSX body: the one request whose body is not JSON. */
+const isImportUpload = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  if (request.method !== "POST") return false
+  const path = request.url.split("?")[0] ?? ""
+  if (!/^\/api\/imports\/[^/]+$/.test(path)) return false
+  const type = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+  return IMPORT_MEDIA_TYPES.includes(type)
+}
+
+/** The request, its body's stream failing `PAYLOAD_TOO_LARGE` once past `maxBytes` (a body of unannounced length). */
+const withLimitedStream = (request: HttpServerRequest.HttpServerRequest, maxBytes: number): HttpServerRequest.HttpServerRequest =>
+  Object.create(request, {
+    stream: {
+      get: () => {
+        let read = 0
+        return request.stream.pipe(Stream.mapEffect((chunk: Uint8Array) => {
+          read += chunk.length
+          return read > maxBytes
+            ? Effect.fail(apiError("PAYLOAD_TOO_LARGE", `The file is over ${maxBytes} bytes`))
+            : Effect.succeed(chunk)
+        }))
+      }
+    }
+  }) as HttpServerRequest.HttpServerRequest
+
 /**
  * @since 0.1.0
  * Wraps the whole app, so every endpoint of every host gets it: refuses oversized and non-JSON
  * bodies before routing; reads a body once, at most `maxBodyBytes`, and refuses one that is not
  * UTF-8, not JSON or nested more than 64 levels deep (`VALIDATION_ERROR`) before any handler or
  * authentication sees it; and turns every failure into the error envelope, logging each 500 with
- * its cause.
+ * its cause. The one exception (since 0.5.0): `POST /api/imports/<kind>` with a `text/csv` or XLSX
+ * body passes through unread — its handler streams it — within `maxImportBytes` (default 256 MiB;
+ * over it, 413, from the announced length or once the stream passes it).
  */
-export const envelope = (maxBodyBytes: number) => (app: HttpApp.Default): HttpApp.Default =>
+export const envelope = (maxBodyBytes: number, maxImportBytes: number = DEFAULT_MAX_IMPORT_BYTES) => (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (request.method === "GET" || request.method === "HEAD") return yield* app // their bodies are never read
+    if (isImportUpload(request)) {
+      // a POS export: streamed to its handler unread, within its own limit
+      if (Number(request.headers["content-length"] ?? "0") > maxImportBytes) {
+        return respondError(apiError("PAYLOAD_TOO_LARGE", `The file is over ${maxImportBytes} bytes`))
+      }
+      return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withLimitedStream(request, maxImportBytes))
+    }
     if (!hasBody(request)) return yield* Effect.provideService(app, HttpServerRequest.HttpServerRequest, withoutBody(request))
     const length = Number(request.headers["content-length"] ?? "0")
     if (length > maxBodyBytes) {
@@ -673,6 +715,7 @@ export const clientErrorReply = (nodeCode: string | undefined): string => {
  * - `tokens`: bearer token → role (see {@link parseTokens}). With no tokens every authenticated
  *   call is refused.
  * - `maxBodyBytes`: the largest request body accepted (default 65,536); larger ones get 413.
+ * - `maxImportBytes`: the largest import file posted to `/api/imports/:kind` (default 256 MiB).
  * - `keepAlive`: the interval of the SSE keep-alive comments (default 15 s).
  * - `eventPollInterval`: how often the SSE tail reads the outbox while a client listens (default 100 ms).
  * - `eventSharing`: `"process"` (default: one outbox reader per process for all SSE clients) or
@@ -684,6 +727,8 @@ export const clientErrorReply = (nodeCode: string | undefined): string => {
 export interface HttpOptions {
   readonly tokens: ReadonlyMap<string, Role>
   readonly maxBodyBytes?: number | undefined
+  /** The largest import body (`POST /api/imports/:kind`, CSV or XLSX; default 256 MiB). @since 0.5.0 */
+  readonly maxImportBytes?: number | undefined
   readonly keepAlive?: Duration.DurationInput | undefined
   readonly eventPollInterval?: Duration.DurationInput | undefined
   readonly eventSharing?: "process" | "stream" | undefined
