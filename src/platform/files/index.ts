@@ -20,3 +20,4 @@ export {
   type XlsxWriter,
   xlsxWriter
 } from "./XlsxWriter.js"
+export { readXlsx, readXlsxBatches, type XlsxOptions } from "./Xlsx.js"
