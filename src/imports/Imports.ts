@@ -25,6 +25,7 @@ import { encodeId } from "../kernel/Ids.js"
 import { randomBytes } from "../kernel/Random.js"
 import { FileAccessError, FileFormatError, fromPath, fromWebStream, type SheetRow } from "../platform/files/Source.js"
 import { readCsv } from "../platform/files/Csv.js"
+import { readXlsx } from "../platform/files/Xlsx.js"
 import { Transactions } from "../platform/Transactions.js"
 import { MAX_AHEAD_MS, Purchases } from "../purchases/Purchases.js"
 import { type Counts, ImportRepository, type StoredRun, type VipRow } from "./ImportRepository.js"
@@ -173,18 +174,13 @@ const peek = async (source: AsyncIterable<Uint8Array>): Promise<{ first: Uint8Ar
   }
 }
 
-const XLSX_MODULE = "../platform/files/Xlsx.js"
-
 const rowsOf = async (
   source: AsyncIterable<Uint8Array>,
   format: ImportFormat,
   sheet: number | string | undefined
 ): Promise<AsyncIterable<SheetRow>> => {
   if (format === "csv") return readCsv(source)
-  const xlsx = (await import(/* @vite-ignore */ XLSX_MODULE)) as {
-    readonly readXlsx: (s: AsyncIterable<Uint8Array>, o?: { readonly sheet?: number | string }) => AsyncIterable<SheetRow>
-  }
-  return xlsx.readXlsx(source, sheet === undefined ? undefined : { sheet })
+  return readXlsx(source, sheet === undefined ? undefined : { sheet })
 }
 
 const decodeInput = (raw: ImportInput): Effect.Effect<

@@ -21,6 +21,7 @@ import { Imports, type ImportInput } from "../../src/imports/Imports.js"
 import { fromBytes } from "../../src/platform/files/Source.js"
 import { Purchases } from "../../src/purchases/Purchases.js"
 import type { StoragePorts } from "../../src/storage/Storage.js"
+import { workbook } from "../fixtures/imports/workbook.js"
 import { freshPhone, servicesOver } from "./customers.js"
 
 const NOW = Date.UTC(2026, 11, 1, 3) // 10:00 on 1 December 2026 in Hanoi
@@ -229,7 +230,8 @@ export const importsContract = <E>(
         expect((yield* purchases.membership(a)).totalSpent).toBe(2_000_000)
       }))
 
-    it.effect("a sale imported before its VIP's customer is linked when the sales are imported again", () =>
+    // D1 (small): the deferred-SQLite runner has its semantics; these two run there
+    it.effect.skipIf(options.small === true)("a sale imported before its VIP's customer is linked when the sales are imported again", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(NOW)
         const a = freshPhone()
@@ -243,7 +245,7 @@ export const importsContract = <E>(
         expect(yield* run({ kind: "sales", stream: csv(file) })).toMatchObject({ created: 0, updated: 0, unchanged: 1 })
       }))
 
-    it.effect("coupons: face value, used, dates, season and shop group, member phone kept raw and canonical; a negative face value or a used that is not 0/1 reported", () =>
+    it.effect.skipIf(options.small === true)("coupons: face value, used, dates, season and shop group, member phone kept raw and canonical; a negative face value or a used that is not 0/1 reported", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(NOW)
         const p = fresh("C")
@@ -321,6 +323,37 @@ export const importsContract = <E>(
         expect(progress).toEqual(Array.from({ length: n / 5 }, (_, i) => (i + 1) * 5).concat(n % 5 === 0 ? [] : [n]))
         const all = yield* rows(`SELECT count(*) AS n, sum(sales_amount) AS s FROM c360_pos_sales WHERE invoice_number LIKE '${p}%'`)
         expect([num(all[0]!.n), num(all[0]!.s)]).toEqual([n, (n * (n + 1) / 2) * 1000])
+      }))
+
+    it.effect("XLSX input: dates as Excel serials, money and vip ids as numbers, a phone stored as a number; the format from the first bytes", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const p = fresh("W")
+        const a = freshPhone()
+        const va = freshVip()
+        const customers = yield* Effect.promise(() =>
+          workbook(["vip_id", "phone", "vip_grade", "registration_date", "points"], [[va, Number(a), "VIP2", 45658, 1200]])
+        )
+        const linked = yield* run({ kind: "customers", stream: fromBytes(customers, 100) })
+        expect(linked).toMatchObject({ format: "xlsx", created: 1, failedCount: 0 })
+        const stored = yield* rows(`SELECT phone, phone_raw, registration_date, points FROM c360_pos_customers WHERE vip_id = ${va}`)
+        expect(stored.map((r) => [r.phone, r.phone_raw, r.registration_date, num(r.points)])).toEqual([[a, a, "2025-01-01", 1200]])
+        const sales = yield* Effect.promise(() =>
+          workbook(["invoice_number", "shop_id", "sales_date", "vip_id", "sales_amount", "discount"], [
+            [`${p}1`, "HN01", 46203.979166666664, va, 1_234_000, -5000],
+            [`${p}2`, "SG02", "2026-07-01", 0, "1.000", null],
+            [`${p}3`, "SG02", 46204, 0, 1234.5, null]
+          ])
+        )
+        const report = yield* run({ kind: "sales", stream: fromBytes(sales, 64) })
+        expect(report).toMatchObject({ format: "xlsx", lines: 3, created: 2, failedCount: 1 })
+        expect(report.failed).toEqual([{ line: 4, column: "sales_amount", value: "1234.5", reason: "has a fraction of a đồng" }])
+        const written = yield* rows(`SELECT invoice_number, sales_date, sales_at, season, sales_amount, discount, purchase_reference
+          FROM c360_pos_sales WHERE invoice_number LIKE '${p}%' ORDER BY invoice_number`)
+        expect(written.map((r) => [r.invoice_number, r.sales_date, num(r.sales_at), r.season, num(r.sales_amount), num(r.discount), r.purchase_reference])).toEqual([
+          [`${p}1`, "2026-06-30", Date.UTC(2026, 5, 30, 16, 30), "SS2026", 1_234_000, -5000, `pos:${p}1`],
+          [`${p}2`, "2026-07-01", Date.UTC(2026, 5, 30, 17), "AW2026", 1000, null, null]
+        ])
       }))
 
     it.effect("a merge moves the merged profile's POS customers, VIPs and sales to the survivor, journaled", () =>
