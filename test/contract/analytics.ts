@@ -17,9 +17,13 @@ import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
 import type * as Layer from "effect/Layer"
 import { Analytics } from "../../src/analytics/Analytics.js"
+import { ALL_SHOP_GROUPS, EXPORT_PAGE, INVALID_PHONE, NO_GRADE, NOT_USED } from "../../src/analytics/Export.js"
 import type { SalesReport } from "../../src/analytics/Figures.js"
 import { GRADES, type Grade, seasonOf, shopGroupOf } from "../../src/imports/Retail.js"
 import { businessDay, dayToDate } from "../../src/kernel/BusinessDay.js"
+import { fromBytes } from "../../src/platform/files/Source.js"
+import { readXlsx } from "../../src/platform/files/Xlsx.js"
+import { serialOfDay } from "../../src/platform/files/XlsxWriter.js"
 import type { StoragePorts } from "../../src/storage/Storage.js"
 import { servicesOver } from "./customers.js"
 
@@ -334,6 +338,52 @@ export const LOYALTY_CUSTOMERS: ReadonlyArray<LoyaltyCustomer> = [
   cnv(9005, "0912000008", "84912000008", "2024-12-31")
 ]
 
+
+/** A web stream that keeps what is written to it, and the bytes once it is closed. */
+export const memoryStream = () => {
+  const parts: Array<Uint8Array> = []
+  let closed = false
+  const stream = new WritableStream<Uint8Array>({
+    write: (chunk) => {
+      parts.push(chunk)
+    },
+    close: () => {
+      closed = true
+    }
+  })
+  const bytes = () => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
+  }
+  return { stream, bytes, closed: () => closed }
+}
+
+/** Every row of a sheet of the workbook, header first, cells as read (`null` for empty ones). */
+export const readSheet = (bytes: Uint8Array, sheet: string) =>
+  Effect.promise(async () => {
+    const rows: Array<ReadonlyArray<unknown>> = []
+    for await (const row of readXlsx(fromBytes(bytes), { sheet })) rows.push(row.cells)
+    return rows
+  })
+
+const day = (d: string | null) => (d === null ? null : serialOfDay(d)!)
+const pct = (p: number) => p / 100
+/** A sheet row as read: trailing empty cells are absent. */
+const trim = (cells: ReadonlyArray<unknown>) => {
+  const out = [...cells]
+  while (out.length > 0 && (out[out.length - 1] === null || out[out.length - 1] === undefined)) out.pop()
+  return out
+}
+const salesRow = (m: { salesAmount: number; invoices: number; customers: number; conversion: number; avgPerCustomer: number; avgPerInvoice: number }) =>
+  [m.salesAmount, m.invoices, m.customers, pct(m.conversion), m.avgPerCustomer, m.avgPerInvoice]
+const couponRow = (m: { issued: number; used: number; usageRate: number; faceValue: number; usedValue: number }) =>
+  [m.issued, m.used, pct(m.usageRate), m.faceValue, m.usedValue]
+
 const seedAll = Effect.all([
   clearRetail,
   insertVips(VIPS),
@@ -353,7 +403,7 @@ const sumOf = (lines: ReadonlyArray<{ readonly salesAmount: number; readonly inv
 export const analyticsContract = <E>(
   name: string,
   storage: Layer.Layer<StoragePorts | SqlClient.SqlClient, E>,
-  options: { readonly propertyRuns?: number; readonly propertySales?: number } = {}
+  options: { readonly propertyRuns?: number; readonly propertySales?: number; readonly exportRows?: number } = {}
 ) =>
   layer(servicesOver(storage), { timeout: "120 seconds" })(name, (it) => {
     it.effect("on empty tables every figure is 0: the five grades at 0 and no null line, no seasons or shop groups, an empty comparison", () =>
@@ -540,6 +590,132 @@ export const analyticsContract = <E>(
         // ten years, both ends included, is the longest period
         yield* analytics.sales({ from: "2016-01-01", to: "2026-01-07" })
         expect((yield* Effect.flip(analytics.sales({ from: "2016-01-01", to: "2026-01-08" }))).message).toContain("at most 3660 days")
+      }))
+
+
+    it.effect("export read-back: each workbook, read with readXlsx, holds exactly the view's figures — sales' five sheets, coupons' four, the comparison's overview and four lists (every row, invalid phones flagged) — and the stream is closed", () =>
+      Effect.gen(function*() {
+        yield* seedAll
+        const analytics = yield* Analytics
+        const period = { from: "2026-06-01", to: "2026-07-10" }
+
+        const sales = yield* analytics.sales(period)
+        const out = memoryStream()
+        const summary = yield* analytics.exportXlsx({ view: "sales", ...period, stream: out.stream })
+        expect(out.closed()).toBe(true)
+        expect(summary).toEqual({
+          view: "sales",
+          sheets: [
+            { name: "Overview", rows: 2 },
+            { name: "By VIP Grade", rows: 6 },
+            { name: "By Season", rows: 2 },
+            { name: "By Shop Group", rows: 3 },
+            { name: "Grade × Season", rows: 6 }
+          ]
+        })
+        const bytes = out.bytes()
+        const overview = yield* readSheet(bytes, "Overview")
+        expect(overview[0]).toEqual([
+          "Line", "From", "To", "Shop group", "Sales amount", "Invoices", "Customers", "VIP customers registered",
+          "Conversion", "Avg per customer", "Avg per invoice"
+        ])
+        const [amount, invoices, customers, ...rest] = salesRow(sales.total)
+        expect(overview.slice(1).map(trim)).toEqual([
+          ["VIP", day(sales.from), day(sales.to), ALL_SHOP_GROUPS, amount, invoices, customers, sales.vipBase.total, ...rest],
+          ["Non-VIP", day(sales.from), day(sales.to), ALL_SHOP_GROUPS, sales.nonVip.salesAmount, sales.nonVip.invoices]
+        ])
+        expect((yield* readSheet(bytes, "By VIP Grade")).slice(1)).toEqual(sales.byGrade.map((l, i) => {
+          const [a, n, c, ...r] = salesRow(l)
+          return [l.grade ?? NO_GRADE, a, n, c, sales.vipBase.byGrade[i]!.vips, ...r]
+        }))
+        expect((yield* readSheet(bytes, "By Season")).slice(1)).toEqual(sales.bySeason.map((l) => [l.season, ...salesRow(l)]))
+        expect((yield* readSheet(bytes, "By Shop Group")).slice(1)).toEqual(sales.byShopGroup.map((l) => [l.shopGroup, ...salesRow(l)]))
+        expect((yield* readSheet(bytes, "Grade × Season")).slice(1)).toEqual(
+          sales.byGradeSeason.map((l) => [l.grade ?? NO_GRADE, l.season, ...salesRow(l)])
+        )
+
+        const coupons = yield* analytics.coupons({ ...period, shopGroup: "HN" })
+        const cOut = memoryStream()
+        yield* analytics.exportXlsx({ view: "coupons", ...period, shopGroup: "HN", stream: cOut.stream })
+        const cBytes = cOut.bytes()
+        expect((yield* readSheet(cBytes, "Overview")).slice(1)).toEqual([[day(period.from), day(period.to), "HN", ...couponRow(coupons.total)]])
+        expect((yield* readSheet(cBytes, "By VIP Grade")).slice(1)).toEqual(coupons.byGrade.map((l) => [l.grade ?? NO_GRADE, ...couponRow(l)]))
+        expect((yield* readSheet(cBytes, "By Season")).slice(1)).toEqual(coupons.bySeason.map((l) => [l.season, ...couponRow(l)]))
+        expect((yield* readSheet(cBytes, "By Shop Group")).slice(1)).toEqual(
+          coupons.byShopGroup.map((l) => [l.shopGroup ?? NOT_USED, ...couponRow(l)])
+        )
+        const all = memoryStream()
+        yield* analytics.exportXlsx({ view: "coupons", ...period, stream: all.stream })
+        expect((yield* readSheet(all.bytes(), "By Shop Group")).map((r) => r[0])).toEqual(["Shop group", "HN", "SG", NOT_USED])
+
+        const cmpPeriod = { from: "2026-06-01", to: "2026-06-30" }
+        const cmp = yield* analytics.comparison({ ...cmpPeriod, pageSize: 500 })
+        const xOut = memoryStream()
+        const xSummary = yield* analytics.exportXlsx({ view: "comparison", ...cmpPeriod, stream: xOut.stream })
+        expect(xSummary.sheets).toEqual([
+          { name: "Overview", rows: 9 },
+          { name: "POS Only - All Time", rows: 3 },
+          { name: "Loyalty Only - All Time", rows: 3 },
+          { name: "POS Only - Period", rows: 2 },
+          { name: "Loyalty Only - Period", rows: 1 }
+        ])
+        const xBytes = xOut.bytes()
+        const xOverview = yield* readSheet(xBytes, "Overview")
+        expect(xOverview[1]).toEqual(["Customers (all time)", 7, 5])
+        expect(xOverview[5]).toEqual(["Phones in both systems", 2, 2])
+        const posRow = (r: (typeof cmp.posOnly.rows)[number]) =>
+          trim([r.vipId, r.phone ?? r.phoneRaw, r.name, r.grade, r.email, day(r.registrationDate), r.points, r.phoneValid ? null : INVALID_PHONE])
+        const cnvRow = (r: (typeof cmp.loyaltyOnly.rows)[number]) =>
+          trim([r.cnvId, r.phone ?? r.phoneRaw, r.name, r.level, r.email, day(r.registrationDate), r.points, r.usedPoints, r.phoneValid ? null : INVALID_PHONE])
+        const posSheet = yield* readSheet(xBytes, "POS Only - All Time")
+        expect(posSheet[0]).toEqual(["VIP ID", "Phone", "Name", "Grade", "Email", "Registration date", "Points", "Phone check"])
+        expect(posSheet.slice(1).map(trim)).toEqual(cmp.posOnly.rows.map(posRow))
+        expect((yield* readSheet(xBytes, "Loyalty Only - All Time")).slice(1).map(trim)).toEqual(cmp.loyaltyOnly.rows.map(cnvRow))
+        expect((yield* readSheet(xBytes, "POS Only - Period")).slice(1).map(trim)).toEqual(cmp.posOnlyPeriod!.rows.map(posRow))
+        expect((yield* readSheet(xBytes, "Loyalty Only - Period")).slice(1).map(trim)).toEqual(cmp.loyaltyOnlyPeriod!.rows.map(cnvRow))
+        expect(posSheet.some((r) => r.includes(INVALID_PHONE))).toBe(true)
+      }))
+
+    it.effect("export of a list longer than a keyset page: every row once, in the view's order, across the pages", () =>
+      Effect.gen(function*() {
+        yield* clearRetail
+        const n = options.exportRows ?? EXPORT_PAGE * 2 + 7
+        // generated in one statement (three phone keys per vip id: the keyset's second column)
+        yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql`INSERT INTO c360_pos_customers (vip_id, phone_key, phone, phone_raw, name, registration_date, points, fingerprint)
+            WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${n - 1})
+            SELECT 1 + i / 3, 'k' || (100000 + i), 'p' || (100000 + i), 'p' || (100000 + i), 'K', '2026-01-01', i, 'test' FROM n`
+        ).pipe(Effect.orDie)
+        const out = memoryStream()
+        const summary = yield* (yield* Analytics).exportXlsx({ view: "comparison", stream: out.stream })
+        expect(summary.sheets[1]).toEqual({ name: "POS Only - All Time", rows: n })
+        const rows = (yield* readSheet(out.bytes(), "POS Only - All Time")).slice(1)
+        expect(rows.map((r) => r[6])).toEqual(Array.from({ length: n }, (_, i) => i))
+      }))
+
+    it.effect("export failures: options without exactly one of path and stream, or with a bad view or period, fail ValidationError before anything is written; a stream that refuses the bytes fails ExportFailed", () =>
+      Effect.gen(function*() {
+        const analytics = yield* Analytics
+        const out = memoryStream()
+        for (const bad of [
+          { view: "sales", from: "2026-06-01", to: "2026-07-10" },
+          { view: "sales", from: "2026-06-01", to: "2026-07-10", stream: out.stream, path: "x.xlsx" },
+          { view: "sales", from: "2026-07-11", to: "2026-07-10", stream: out.stream },
+          { view: "sales", to: "2026-07-10", stream: out.stream },
+          { view: "nope", stream: out.stream },
+          { view: "comparison", stream: {} },
+          { view: "comparison", from: "2026-07-11", to: "2026-07-10", stream: out.stream }
+        ]) {
+          expect((yield* Effect.flip(analytics.exportXlsx(bad as never)))._tag).toBe("ValidationError")
+        }
+        expect(out.bytes().length).toBe(0)
+        const refusing = new WritableStream<Uint8Array>({
+          write: () => {
+            throw new Error("disk full")
+          }
+        })
+        const failed = yield* Effect.flip(analytics.exportXlsx({ view: "comparison", stream: refusing }))
+        expect(failed).toMatchObject({ _tag: "ExportFailed", reason: "file" })
       }))
 
     const grades = fc.constantFrom<Grade | null>(...GRADES, null)
