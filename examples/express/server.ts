@@ -8,6 +8,9 @@
  *   with, at least 32 bytes (e.g. `openssl rand -base64 48`); unset, those routes answer 503 (account.ts).
  *   Their e-mails and text messages go to the console adapters, which print tokens and codes: for
  *   development only — a real host passes its own `mailer` and `sms` layers.
+ * - `C360_CNV_TOKEN`: the CNV loyalty API's bearer token; with it, `POST /api/jobs/loyalty-sync` syncs the
+ *   loyalty program's customers (docs/loyalty.md), without it that answers 503. `C360_CNV_BASE_URL`
+ *   (default https://apis.cnvloyalty.com), `C360_CNV_PAGE_SIZE`, `C360_CNV_TIMEOUT_MS`, `C360_CNV_MAX_ATTEMPTS`.
  * - `PORT` (default 3000), `HOST` (default 127.0.0.1).
  * The HTTP server's limits are the host's defaults (see app.ts): headers within 10 s, the whole
  * request within 30 s, 16 KiB of headers, 5 s keep-alive, 1,024 connections.
@@ -18,7 +21,10 @@
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { Customer360Http } from "../../src/http.js"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Identity } from "../../src/index.js"
+import { Cnv, LoyaltySource } from "../../src/loyalty/index.js"
 import { createApp } from "./app.js"
 
 const env = process.env
@@ -29,11 +35,21 @@ if (!env.C360_TOKENS) {
 const sqlite = env.C360_SQLITE_FILE ?? ".data/customer360.sqlite"
 if (!env.DATABASE_URL && sqlite !== ":memory:") mkdirSync(dirname(sqlite), { recursive: true })
 
+// The loyalty program's source: CNV's API when its token is given; bad C360_CNV_* values stop the start.
+const cnvOptions = Cnv.optionsFromEnv(env)
+const cnv = cnvOptions === undefined ? undefined : Effect.runSync(Effect.either(Cnv.make(cnvOptions)))
+if (cnv !== undefined && cnv._tag === "Left") {
+  console.error(`C360_CNV_*: ${cnv.left.message}`)
+  process.exit(2)
+}
+const loyalty = cnv === undefined ? Layer.empty : Layer.succeed(LoyaltySource, cnv.right)
+
 const app = await createApp({
   database: env.DATABASE_URL ? { postgres: env.DATABASE_URL } : { sqlite },
   tokens: env.C360_TOKENS,
   transfers: Customer360Http.transfersFromEnv(env),
-  identity: { mailer: Identity.mailerConsole, sms: Identity.smsConsole },
+  // app.ts provides these ports under the library's layer; the loyalty source goes with them
+  identity: { mailer: Identity.mailerConsole, sms: Layer.merge(Identity.smsConsole, loyalty) },
   account: { jwtSecret: env.C360_ACCOUNT_JWT_SECRET || undefined }
 })
 if (!env.C360_ACCOUNT_JWT_SECRET) console.warn("C360_ACCOUNT_JWT_SECRET is not set: the /api/account routes answer 503")

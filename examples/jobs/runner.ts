@@ -6,6 +6,7 @@
  *                                            continuously; stop with Ctrl-C / SIGTERM
  *   npm run jobs -- --once expire-credits    one run of one job, then exit, for a host's own scheduler
  *   npm run jobs -- --once ticket-deadlines
+ *   npm run jobs -- --once loyalty-sync      one sync of the loyalty program's customers (needs C360_CNV_TOKEN)
  *   npm run jobs -- --once relay             (exit 0: ok or skipped; 1: the run failed, or the database
  *                                            could not be opened; 2: bad usage)
  *
@@ -18,6 +19,10 @@
  *                       whole outbox on its first run instead of only what comes next
  *   C360_RELAY_POLL_MS  pause between relay runs (default 500)
  *   C360_TIME_ZONE      the library's business time zone, also the cron's (default Asia/Ho_Chi_Minh)
+ *   C360_CNV_TOKEN      the CNV loyalty API's bearer token: with it, `loyalty-sync` runs hourly (docs/loyalty.md);
+ *                       without it, it is not scheduled (and `--once loyalty-sync` fails LoyaltyNotConfigured)
+ *   C360_CNV_BASE_URL   the CNV API (default https://apis.cnvloyalty.com); C360_CNV_PAGE_SIZE (default 100),
+ *                       C360_CNV_TIMEOUT_MS (default 15000), C360_CNV_MAX_ATTEMPTS (default 5)
  *   C360_LOG_LEVEL      "debug" also logs the relay's idle runs
  *
  * One log line per run (`job=… status=ok|skipped|failed …`), whatever happens: with `--once`, a
@@ -46,6 +51,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Config, Customer360, Jobs } from "../../src/index.js"
+import { Cnv } from "../../src/loyalty/index.js"
 
 const USAGE = `usage: tsx examples/jobs/runner.ts [--once ${Jobs.jobNames.join("|")}]`
 
@@ -89,10 +95,16 @@ const storage = databaseUrl !== undefined
 const sink = webhookUrl !== undefined
   ? Jobs.webhookSink({ url: webhookUrl }).pipe(Layer.provide(FetchHttpClient.layer))
   : Jobs.logSink
+// The loyalty program's customers come from CNV when its token is given; its options fail the start if bad.
+const cnv = Cnv.optionsFromEnv(process.env)
 const live = Jobs.layer({ holder, relay: { name: env("C360_RELAY_NAME"), from: relayFrom as "end" | "start" } }).pipe(
   Layer.provide(sink),
-  Layer.provideMerge(Customer360.layer(storage, { timeZone: env("C360_TIME_ZONE") }))
+  Layer.provideMerge(
+    Customer360.layer(storage, { timeZone: env("C360_TIME_ZONE") }).pipe(Layer.provide(cnv === undefined ? Layer.empty : Cnv.layer(cnv)))
+  )
 )
+// without a loyalty source, the sync has nothing to read: it is not scheduled
+const scheduled = Jobs.schedules.filter(({ job }) => job !== "loyalty-sync" || cnv !== undefined)
 
 /** A run's one line: at ERROR when it failed, at `idleLevel` when it did nothing, else at INFO. */
 const logReport = (report: Jobs.JobReport, idleLevel: LogLevel.LogLevel) =>
@@ -139,12 +151,12 @@ const runForever = Effect.gen(function*() {
   yield* Effect.logInfo(
     `runner=started holder=${holder} database=${databaseUrl !== undefined ? "postgresql" : "sqlite"} ` +
       `sink=${webhookUrl !== undefined ? "webhook" : "log"} ` +
-      Jobs.schedules.map(({ cron, job }) => `${job}="${cron}" `).join("") +
+      scheduled.map(({ cron, job }) => `${job}="${cron}" `).join("") +
       `time_zone=${config.timeZone} relay_poll_ms=${pollMs}`
   )
   yield* Effect.all([
     // every module's job on its own cron, in the business time zone; the relay continuously
-    ...Jobs.schedules.map(({ cron, job }) =>
+    ...scheduled.map(({ cron, job }) =>
       Effect.schedule(runLogged(job, LogLevel.Info), Schedule.cron(cron, config.timeZone))
     ),
     Effect.repeat(runLogged("relay", LogLevel.Debug), Schedule.spaced(Duration.millis(pollMs)))

@@ -409,6 +409,34 @@ export const make = (options: CnvOptions): Effect.Effect<LoyaltySourceShape, Val
   })
 
 /**
+ * The adapter's options from environment variables, for hosts (`undefined` without a token):
+ * `C360_CNV_TOKEN` (the bearer token; required), `C360_CNV_BASE_URL` (default CNV's),
+ * `C360_CNV_PAGE_SIZE`, `C360_CNV_TIMEOUT_MS`, `C360_CNV_MAX_ATTEMPTS`. Values are checked by
+ * {@link make} (an unreadable number fails as its option, e.g. `cnv.pageSize`).
+ *
+ * @since 0.5.0
+ */
+export const optionsFromEnv = (env: Readonly<Record<string, string | undefined>>): CnvOptions | undefined => {
+  const text = (name: string) => {
+    const v = env[name]?.trim()
+    return v === undefined || v === "" ? undefined : v
+  }
+  const token = text("C360_CNV_TOKEN")
+  if (token === undefined) return undefined
+  const num = (name: string) => {
+    const v = text(name)
+    return v === undefined ? undefined : Number(v)
+  }
+  return {
+    token,
+    baseUrl: text("C360_CNV_BASE_URL"),
+    pageSize: num("C360_CNV_PAGE_SIZE"),
+    timeoutMs: num("C360_CNV_TIMEOUT_MS"),
+    maxAttempts: num("C360_CNV_MAX_ATTEMPTS")
+  }
+}
+
+/**
  * The adapter as the `LoyaltySource` layer: provide it under the library's layer
  * (`Customer360.layer(storage).pipe(Layer.provide(Cnv.layer({ token })))`).
  *

@@ -6,8 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { ScheduledJob } from "../platform/ScheduledJob.js"
-import { Loyalty } from "./Loyalty.js"
-import { LoyaltySourceFailed } from "./Source.js"
+import { Loyalty, SyncFailed } from "./Loyalty.js"
 
 /** Hourly at a quarter past, in the configured time zone. @since 0.5.0 */
 export const loyaltySyncCron = "15 * * * *"
@@ -16,7 +15,7 @@ export const loyaltySyncCron = "15 * * * *"
  * `loyalty-sync`: `Loyalty.syncHeld` from the checkpoint (the runner holds the `loyalty-sync`
  * lease); counts `pages`, `created`, `updated`, `unchanged` and `failed` (records). A run that the
  * source failed is logged `failed` in the runs log (its committed pages kept) and fails the job's run
- * with the source's error; without a source the run fails `LoyaltyNotConfigured`.
+ * `SyncFailed` with the run's error; without a source the run fails `LoyaltyNotConfigured`.
  *
  * @since 0.5.0
  */
@@ -27,7 +26,7 @@ export const loyaltySync: ScheduledJob<"loyalty-sync", undefined, Loyalty> = {
     Effect.flatMap(Loyalty, (service) =>
       Effect.flatMap(service.syncHeld(), (report) =>
         report.status === "failed"
-          ? Effect.fail(new LoyaltySourceFailed({ reason: report.error ?? "the run failed" }))
+          ? Effect.fail(new SyncFailed({ runId: report.id, error: report.error ?? "the run failed" }))
           : Effect.succeed({
             pages: report.pages,
             created: report.created,

@@ -126,6 +126,18 @@ export class SyncInProgress extends Schema.TaggedError<SyncInProgress>()("SyncIn
   }
 }
 
+/**
+ * A run of the `loyalty-sync` job ended `failed` (the source failed after its retries): the run's
+ * id and its error. The pages it committed are kept; the next run resumes after them.
+ *
+ * @since 0.5.0
+ */
+export class SyncFailed extends Schema.TaggedError<SyncFailed>()("SyncFailed", { runId: Schema.String, error: Schema.String }) {
+  override get message(): string {
+    return `Loyalty sync ${this.runId} failed (the pages it committed are kept): ${this.error}`
+  }
+}
+
 /** The lease a sync holds: the `loyalty-sync` job's. @since 0.5.0 */
 export const LOYALTY_SYNC_LEASE = "loyalty-sync"
 

@@ -9,6 +9,7 @@ export {
   Loyalty,
   LOYALTY_SYNC_LEASE,
   type LoyaltyShape,
+  SyncFailed,
   SyncInProgress,
   type SyncOptions,
   type SyncPosition,
