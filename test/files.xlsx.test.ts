@@ -99,6 +99,12 @@ describe("readXlsx", () => {
     expect((await failure(bytes, { sheet: "Sheet1" })).message).toMatch(/no sheet named "Sheet1"/)
   })
 
+  it("reads attributes however they are spelled: single quotes, spaces around =, line breaks, entities", async () => {
+    const sheet = `<worksheet ${NS}><sheetData><row r = '3'><c\nr='B3'\tt = 's'><v>0</v></c><c r="C3" t="inlineStr" s="&#49;"><is><t>x</t></is></c></row></sheetData></worksheet>`
+    const bytes = zip([...CORE, ["xl/sharedStrings.xml", SHARED], ["xl/worksheets/sheet1.xml", sheet]])
+    expect(await read(bytes)).toEqual([{ line: 3, cells: [null, "Tên", "x"] }])
+  })
+
   it("fails with a FileFormatError on what is not a workbook", async () => {
     expect((await failure(new Uint8Array(0))).reason).toMatch(/empty/)
     expect((await failure(strToU8("Tên,Điện thoại\n"))).reason).toMatch(/not a ZIP archive/)

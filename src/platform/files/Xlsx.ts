@@ -114,7 +114,10 @@ class XmlScanner {
         i = lt
         break
       }
-      if (next === 47 /* / */) h.close(localName(s.slice(lt + 2, gt).trim()))
+      if (next === 47 /* / */) {
+        const last = s.charCodeAt(gt - 1)
+        h.close(localName(last === 32 || last === 9 || last === 10 || last === 13 ? s.slice(lt + 2, gt).trim() : s.slice(lt + 2, gt)))
+      }
       else if (next !== 63 /* ? */) {
         const selfClosing = s.charCodeAt(gt - 1) === 47
         const bodyEnd = selfClosing ? gt - 1 : gt
@@ -124,8 +127,9 @@ class XmlScanner {
           if (c === 32 || c === 9 || c === 10 || c === 13) break
           k++
         }
-        h.open(localName(s.slice(lt + 1, k)), s.slice(k, bodyEnd), selfClosing)
-        if (selfClosing) h.close(localName(s.slice(lt + 1, k)))
+        const name = localName(s.slice(lt + 1, k))
+        h.open(name, k < bodyEnd ? s.slice(k, bodyEnd) : "", selfClosing)
+        if (selfClosing) h.close(name)
       }
       i = gt + 1
     }
@@ -234,6 +238,27 @@ const sharedStringsHandler = (table: Array<string>): XmlHandler => {
   return h
 }
 
+/**
+ * One attribute's value, found with `indexOf` (the common `name="value"` after a space); falls back
+ * to the full parse for other spellings (single quotes, spaces around `=`, entities).
+ */
+const attribute = (attrs: string, name: string): string | undefined => {
+  const key = name + '="'
+  let at = attrs.indexOf(key)
+  while (at >= 0) {
+    const before = attrs.charCodeAt(at - 1)
+    if (before === 32 || before === 9 || before === 10 || before === 13) {
+      const start = at + key.length
+      const end = attrs.indexOf('"', start)
+      if (end < 0) break
+      const value = attrs.slice(start, end)
+      return value.indexOf("&") < 0 ? value : decodeEntities(value)
+    }
+    at = attrs.indexOf(key, at + 1)
+  }
+  return attrs.indexOf("'") < 0 && attrs.indexOf("= ") < 0 && attrs.indexOf(" =") < 0 ? undefined : attributes(attrs).get(name)
+}
+
 const columnIndex = (ref: string): number => {
   let n = 0
   let k = 0
@@ -288,19 +313,18 @@ const sheetHandler = (sharedStrings: () => ReadonlyArray<string>, emit: (row: Sh
     open: (name, attrs) => {
       switch (name) {
         case "row": {
-          const r = /\br\s*=\s*["'](\d+)["']/.exec(attrs)
-          rowNumber = r === null ? rowNumber + 1 : Number(r[1])
+          const r = attrs.length === 0 ? undefined : attribute(attrs, "r")
+          rowNumber = r === undefined || !/^\d+$/.test(r) ? rowNumber + 1 : Number(r)
           cells = []
           column = -1
           hasValue = false
           break
         }
         case "c": {
-          const a = attributes(attrs)
-          const ref = a.get("r")
+          const ref = attrs.length === 0 ? undefined : attribute(attrs, "r")
           const at = ref === undefined ? -1 : columnIndex(ref)
           column = at >= 0 ? at : column + 1
-          type = a.get("t") ?? "n"
+          type = (attrs.length === 0 ? undefined : attribute(attrs, "t")) ?? "n"
           value = undefined
           inline = ""
           break
