@@ -20,7 +20,8 @@
  *   C360_RELAY_POLL_MS  pause between relay runs (default 500)
  *   C360_TIME_ZONE      the library's business time zone, also the cron's (default Asia/Ho_Chi_Minh)
  *   C360_CNV_TOKEN      the CNV loyalty API's bearer token: with it, `loyalty-sync` runs hourly (docs/loyalty.md);
- *                       without it, it is not scheduled (and `--once loyalty-sync` fails LoyaltyNotConfigured)
+ *                       without it, its scheduled runs do nothing (a debug line; `--once loyalty-sync` fails
+ *                       LoyaltyNotConfigured)
  *   C360_CNV_BASE_URL   the CNV API (default https://apis.cnvloyalty.com); C360_CNV_PAGE_SIZE (default 100),
  *                       C360_CNV_TIMEOUT_MS (default 15000), C360_CNV_MAX_ATTEMPTS (default 5)
  *   C360_LOG_LEVEL      "debug" also logs the relay's idle runs
@@ -103,8 +104,8 @@ const live = Jobs.layer({ holder, relay: { name: env("C360_RELAY_NAME"), from: r
     Customer360.layer(storage, { timeZone: env("C360_TIME_ZONE") }).pipe(Layer.provide(cnv === undefined ? Layer.empty : Cnv.layer(cnv)))
   )
 )
-// without a loyalty source, the sync has nothing to read: it is not scheduled
-const scheduled = Jobs.schedules.filter(({ job }) => job !== "loyalty-sync" || cnv !== undefined)
+// without a loyalty source the sync has nothing to read: its scheduled runs only log that, at debug level
+const unconfigured = (job: Jobs.JobName) => job === "loyalty-sync" && cnv === undefined
 
 /** A run's one line: at ERROR when it failed, at `idleLevel` when it did nothing, else at INFO. */
 const logReport = (report: Jobs.JobReport, idleLevel: LogLevel.LogLevel) =>
@@ -151,13 +152,16 @@ const runForever = Effect.gen(function*() {
   yield* Effect.logInfo(
     `runner=started holder=${holder} database=${databaseUrl !== undefined ? "postgresql" : "sqlite"} ` +
       `sink=${webhookUrl !== undefined ? "webhook" : "log"} ` +
-      scheduled.map(({ cron, job }) => `${job}="${cron}" `).join("") +
+      Jobs.schedules.map(({ cron, job }) => `${job}="${cron}" `).join("") +
       `time_zone=${config.timeZone} relay_poll_ms=${pollMs}`
   )
   yield* Effect.all([
     // every module's job on its own cron, in the business time zone; the relay continuously
-    ...scheduled.map(({ cron, job }) =>
-      Effect.schedule(runLogged(job, LogLevel.Info), Schedule.cron(cron, config.timeZone))
+    ...Jobs.schedules.map(({ cron, job }) =>
+      Effect.schedule(
+        unconfigured(job) ? Effect.logDebug(`job=${job} status=skipped reason=not-configured`) : runLogged(job, LogLevel.Info),
+        Schedule.cron(cron, config.timeZone)
+      )
     ),
     Effect.repeat(runLogged("relay", LogLevel.Debug), Schedule.spaced(Duration.millis(pollMs)))
   ], { concurrency: "unbounded", discard: true })
