@@ -2,20 +2,25 @@
  * The imports' HTTP endpoints, served in process by `HttpApiBuilder.toWebHandler` over the library
  * on SQLite: `POST /api/imports/:kind` with a CSV body (streamed past the envelope's JSON rule and
  * its 64 KiB limit) and its report as JSON; role refusals (viewer, staff) write nothing; an unknown
- * kind is 404, another media type 415, an import over `maxImportBytes` 413; a header without a
+ * kind is 404, another media type 415, an import over `maxImportBytes` 413 (the envelope, alone); a header without a
  * required column 400; `GET /api/imports/:id` answers the stored report (manager only); an XLSX
  * body.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Customer360 from "../src/Customer360.js"
 import { Customer360Http } from "../src/http.js"
+import { envelope } from "../src/platform/http/HttpKit.js"
 import { SqliteDatabase } from "../src/sqlite.js"
 import { workbook } from "./fixtures/imports/workbook.js"
 
@@ -111,28 +116,36 @@ describe("imports over HTTP (SQLite, in process)", () => {
     expect(await count("c360_pos_sales")).toBe(sales)
   })
 
-  it("an import over maxImportBytes is 413", async () => {
-    const context = (await runtime.runtime()).context
-    const tokens = Customer360Http.parseTokens(`${MANAGER}:manager`)
-    if (Either.isLeft(tokens)) throw tokens.left
-    const { envelope } = await import("../src/platform/http/HttpKit.js")
-    expect(envelope.length).toBeGreaterThanOrEqual(1)
-    const small = HttpApiBuilder.toWebHandler(Layer.mergeAll(
-      Customer360Http.layer({ tokens: tokens.right, maxImportBytes: 1000 } as never).pipe(Layer.provide(Layer.succeedContext(context))),
-      HttpServer.layerContext
-    ))
-    try {
-      const big = `${HEADER}\n${Array.from({ length: 100 }, (_, i) => `BIG${i},HN01,2026-06-30,0,1`).join("\n")}\n`
-      const response = await small.handler(new Request("http://c360.test/api/imports/sales", {
+  it("the envelope: an import body passes unread within maxImportBytes (413 past it, announced or streamed); any other non-JSON body is still 415, a JSON one still at most maxBodyBytes", async () => {
+    const app = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const bytes = yield* Stream.runFold(request.stream, 0, (n, chunk) => n + chunk.length)
+      return HttpServerResponse.unsafeJson({ bytes })
+    }).pipe(Effect.catchAll((e) => Effect.succeed(HttpServerResponse.unsafeJson({ error: e }, { status: 499 }))))
+    const web = HttpApp.toWebHandler(envelope(100, 1000)(app as never))
+    const send = async (path: string, body: string | ReadableStream<Uint8Array>, type: string, length?: number) => {
+      const response = await web(new Request(`http://c360.test${path}`, {
         method: "POST",
-        body: big,
-        headers: { "content-type": "text/csv", authorization: `Bearer ${MANAGER}`, "content-length": String(big.length) }
-      }))
-      // the host passes maxImportBytes to the envelope (src/http/Handlers.ts); until then the default applies
-      expect([200, 413]).toContain(response.status)
-    } finally {
-      await small.dispose()
+        body,
+        headers: { "content-type": type, ...(length === undefined ? {} : { "content-length": String(length) }) },
+        ...(typeof body === "string" ? {} : { duplex: "half" })
+      } as RequestInit))
+      return { status: response.status, body: (await response.json()) as any }
     }
+    expect(await send("/api/imports/sales", "x".repeat(900), "text/csv")).toEqual({ status: 200, body: { bytes: 900 } })
+    expect(await send("/api/imports/sales", "x".repeat(900), XLSX)).toEqual({ status: 200, body: { bytes: 900 } })
+    expect(await send("/api/imports/sales", "x".repeat(1001), "text/csv", 1001)).toMatchObject({ status: 413, body: { error: { code: "PAYLOAD_TOO_LARGE" } } })
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 3; i++) controller.enqueue(new TextEncoder().encode("y".repeat(400)))
+        controller.close()
+      }
+    })
+    expect(await send("/api/imports/sales", chunked, "text/csv")).toMatchObject({ status: 499, body: { error: { error: { code: "PAYLOAD_TOO_LARGE" } } } })
+    expect(await send("/api/customers", "x".repeat(50), "text/csv")).toMatchObject({ status: 415 })
+    expect(await send("/api/imports/sales/extra", "x".repeat(50), "text/csv")).toMatchObject({ status: 415 })
+    const json = JSON.stringify({ a: "x".repeat(200) })
+    expect(await send("/api/customers", json, "application/json", json.length)).toMatchObject({ status: 413 })
   })
 
   it("POST /api/imports/sales with an XLSX body (dates as Excel serials, money as numbers)", async () => {

@@ -356,6 +356,32 @@ export const importsContract = <E>(
         ])
       }))
 
+    it.effect("a batch that fails at the database is retried row by row: the failing row is reported (nothing of it written), the others are written", () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(NOW)
+        const p = fresh("F")
+        const sql = yield* SqlClient.SqlClient
+        // the database refuses one invoice (a trigger stands for any failure validation cannot see)
+        yield* sql.onDialectOrElse({
+          pg: () =>
+            Effect.zipRight(
+              sql.unsafe(`CREATE FUNCTION c360_test_refuse_${p.toLowerCase()}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused by the database'; END $$`),
+              sql.unsafe(`CREATE TRIGGER c360_test_refuse_${p.toLowerCase()} BEFORE INSERT ON c360_pos_sales FOR EACH ROW
+                WHEN (NEW.invoice_number = '${p}2') EXECUTE FUNCTION c360_test_refuse_${p.toLowerCase()}()`)
+            ),
+          orElse: () =>
+            sql.unsafe(`CREATE TRIGGER c360_test_refuse_${p.toLowerCase()} BEFORE INSERT ON c360_pos_sales
+              WHEN NEW.invoice_number = '${p}2' BEGIN SELECT RAISE(ABORT, 'refused by the database'); END`)
+        }).pipe(Effect.orDie)
+        const report = yield* run({ kind: "sales", stream: csv([SALES_HEADER, sale(`${p}1`), sale(`${p}2`), sale(`${p}3`)]) })
+        expect(report).toMatchObject({ lines: 3, created: 2, updated: 0, unchanged: 0, failedCount: 1 })
+        expect(report.failed).toEqual([{ line: 3, column: null, value: null, reason: expect.any(String) }])
+        const stored = yield* rows(`SELECT invoice_number FROM c360_pos_sales WHERE invoice_number LIKE '${p}%' ORDER BY invoice_number`)
+        expect(stored.map((r) => r.invoice_number)).toEqual([`${p}1`, `${p}3`])
+        yield* sql.unsafe(`DROP TRIGGER c360_test_refuse_${p.toLowerCase()}${sql.onDialectOrElse({ pg: () => " ON c360_pos_sales", orElse: () => "" })}`).pipe(Effect.orDie)
+      }))
+
     it.effect("a merge moves the merged profile's POS customers, VIPs and sales to the survivor, journaled", () =>
       Effect.gen(function*() {
         yield* TestClock.setTime(NOW)
