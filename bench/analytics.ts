@@ -29,7 +29,8 @@
  * - Export: `c360.analytics.exportXlsx({ view: "comparison", path })` (all time: one sheet of every
  *   POS-only customer) in a Node process of its own (support/library-process.ts: plain `node` with
  *   `dist/`; the time taken inside it, its peak RSS the kernel's high-water mark `VmHWM` during the
- *   call); the workbook's size; its sheets read back with the library's reader (their row counts).
+ *   call); the workbook's size; its sheets read back with the library's reader (`Files.readXlsx`:
+ *   each sheet's rows are the export's count and a header).
  *   Baseline for the time: the same POS-only rows written as CSV — PostgreSQL: `COPY (SELECT …) TO
  *   '<file>'` by the server; SQLite: better-sqlite3 `iterate()` to a file stream. One run each
  *   (`--export-rounds`, default 1).
@@ -421,21 +422,21 @@ const couponsPart = async (side: EngineSide, c360: Facade): Promise<void> => {
 
 /**
  * The rows (header included) of each named sheet of a workbook, read back with the library's own
- * reader (`src/platform/files/Xlsx.ts`); a sentence instead when there is no reader.
+ * reader (the built package's `Files.readXlsx`); a sentence instead when there is none.
  */
 const sheetRows = async (path: string, names: ReadonlyArray<string>): Promise<Array<{ sheet: string; rows: number }> | string> => {
-  let xlsx: Record<string, unknown>
-  try {
-    xlsx = (await import("../src/platform/files/Xlsx.js" as string)) as Record<string, unknown>
-  } catch (e) {
-    return `not read back (no reader: ${e instanceof Error ? e.message.split("\n")[0] : String(e)})`
-  }
-  const source = (await import("../src/platform/files/Source.js")) as unknown as { fromPath: (p: string) => AsyncIterable<Uint8Array> }
-  const read = xlsx.readXlsx as (s: AsyncIterable<Uint8Array>, o?: { sheet?: number | string }) => AsyncIterable<unknown>
+  const files = (main as unknown as {
+    Files?: {
+      readXlsx?: (s: AsyncIterable<Uint8Array>, o?: { sheet?: number | string }) => AsyncIterable<unknown>
+      fromPath: (p: string) => AsyncIterable<Uint8Array>
+    }
+  }).Files
+  const read = files?.readXlsx
+  if (files === undefined || read === undefined) return "not read back (the package has no Files.readXlsx)"
   const out: Array<{ sheet: string; rows: number }> = []
   for (const sheet of names) {
     let rows = 0
-    for await (const _ of read(source.fromPath(path), { sheet })) rows++
+    for await (const _ of read(files.fromPath(path), { sheet })) rows++
     out.push({ sheet, rows })
   }
   return out

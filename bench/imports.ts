@@ -30,6 +30,9 @@
  * - `--rounds` rounds (default 3), each on fresh databases, the baseline first in odd rounds and the
  *   library first in even ones; a CHECKPOINT (PostgreSQL) before each timed run; medians; ratios per
  *   round and their median.
+ * - Diagnostic: the file read and split by the library's own CSV reader alone (the built package's
+ *   `Files.readCsvBatches`, in this process) and by the baseline's reader alone — what parsing costs
+ *   each side, nothing written.
  * - Checks (any failure fails the run): the report says `created` = every row, nothing failed; the
  *   re-import's says `unchanged` = every row; the library's sales table then holds every row, with the
  *   file's Σ sales_amount, Σ quantity and count of VIP sales; each baseline table holds every row.
@@ -49,6 +52,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import Sqlite from "better-sqlite3"
 import { benchDatabases, withDatabase } from "./support/databases.js"
+import { main } from "./support/library.js"
 import { startLibraryProcess } from "./support/library-process.js"
 import { type Figure, parseDay, parseMoney, printFigures, SALES_COLUMNS, type SalesFile, splitCsvLine, writeSalesCsv } from "./support/retail.js"
 import { librarySource } from "./support/revision.js"
@@ -91,20 +95,23 @@ const load = (): string => `load average ${loadavg().map((l) => l.toFixed(1)).jo
 
 type Engine = "PostgreSQL" | "SQLite"
 
-/** The import report's counts (its `failed` is the list of failed rows). */
+/** The import report's counts (its `failed` lists the first failed rows, `failedCount` counts them all). */
 interface Report {
   readonly id: string
+  readonly status: string
+  readonly lines: number
   readonly created: number
   readonly updated: number
   readonly unchanged: number
-  readonly failed: ReadonlyArray<{ line: number; column: string; value: unknown; reason: string }> | number
+  readonly failed: ReadonlyArray<{ line: number; column: string; value: unknown; reason: string }>
+  readonly failedCount: number
 }
-const failedCount = (r: Report): number => (Array.isArray(r.failed) ? r.failed.length : Number(r.failed))
-const describe = (r: Report): string => {
-  const failed = Array.isArray(r.failed) ? r.failed : []
-  return `created ${fmt(r.created)}, updated ${fmt(r.updated)}, unchanged ${fmt(r.unchanged)}, failed ${fmt(failedCount(r))}` +
-    (failed.length > 0 ? ` (first: ${JSON.stringify(failed.slice(0, 3))})` : "")
-}
+const failedCount = (r: Report): number => r.failedCount ?? r.failed.length
+const describe = (r: Report): string =>
+  `${r.status}: ${fmt(r.lines)} lines, created ${fmt(r.created)}, updated ${fmt(r.updated)}, unchanged ${fmt(r.unchanged)}, ` +
+  `failed ${fmt(failedCount(r))}${r.failed.length > 0 ? ` (first: ${JSON.stringify(r.failed.slice(0, 3))})` : ""}`
+/** Every line read, completed, nothing failed. */
+const clean = (r: Report, rows: number): boolean => r.status === "completed" && r.lines === rows && failedCount(r) === 0
 
 /** What the library's import left in its sales table. */
 interface Stored {
@@ -122,6 +129,58 @@ const stored = (r: Record<string, unknown>): Stored =>
 const checkStored = (engine: Engine, round: number, got: Stored, file: SalesFile): void => {
   const want: Stored = { rows: file.rows, vipRows: file.vipRows, salesAmount: file.salesAmount, quantity: file.quantity }
   check(JSON.stringify(got) === JSON.stringify(want), `${engine} round ${round}: c360_pos_sales holds ${JSON.stringify(got)}, the file ${JSON.stringify(want)}`)
+}
+
+// --- parsing alone (diagnostic) --------------------------------------------------------------------
+
+/** The baseline's read and parse of the file, without the inserts: its rows, and the values' sum (so nothing is optimised away). */
+const baselineParse = async (path: string, onRow: (f: Array<string>) => void): Promise<number> => {
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 16 }), crlfDelay: Infinity })
+  let header = true
+  let rows = 0
+  for await (const line of lines) {
+    if (header) {
+      header = false
+      continue
+    }
+    if (line === "") continue
+    onRow(splitCsvLine(line))
+    rows++
+  }
+  return rows
+}
+
+/**
+ * Where an import's time goes, roughly: the file read and split into records by the library's own
+ * CSV reader (the built package's `Files.readCsvBatches`, in this process), and by the baseline's
+ * (with its amounts parsed) — neither writes anything.
+ */
+const parsingAlone = async (file: SalesFile): Promise<void> => {
+  const files = (main as unknown as { Files?: { readCsvBatches: (s: AsyncIterable<Uint8Array>) => AsyncIterable<ReadonlyArray<unknown>>; fromPath: (p: string) => AsyncIterable<Uint8Array> } }).Files
+  let lib = NaN
+  if (files !== undefined) {
+    const t = performance.now()
+    let rows = -1 // the header
+    for await (const batch of files.readCsvBatches(files.fromPath(file.path))) rows += batch.length
+    lib = performance.now() - t
+    check(rows === file.rows, `the library's CSV reader read ${rows} records of ${file.rows}`)
+  }
+  const t = performance.now()
+  let sum = 0
+  const rows = await baselineParse(file.path, (f) => {
+    sum += parseMoney(f[10]!)
+    parseDay(f[5]!)
+  })
+  const base = performance.now() - t
+  check(rows === file.rows && sum === file.salesAmount, `the baseline's parser read ${rows} records (Σ ${sum}) of ${file.rows} (Σ ${file.salesAmount})`)
+  console.log(`imports: parsing alone: the library's CSV reader ${s(lib)} (${perSecond(file.rows, lib)}), the baseline's split and parse ${s(base)} ` +
+    `(${perSecond(file.rows, base)})`)
+  figures.push({
+    figure: `read and split ${fmt(file.rows)} rows, nothing written (this process)`,
+    library: files === undefined ? "no Files export" : `${s(lib)} (${perSecond(file.rows, lib)}; Files.readCsvBatches)`,
+    baseline: `${s(base)} (${perSecond(file.rows, base)}; readline, split, amounts parsed)`,
+    ratio: `${x(base / lib)} baseline/library (diagnostic)`
+  })
 }
 
 // --- one engine ---------------------------------------------------------------------------------
@@ -154,13 +213,13 @@ const libraryRound = async (side: Side, file: SalesFile, n: number): Promise<Omi
       const first = await child.call<Report>("imports.run", [input])
       console.log(`imports: ${side.engine} round ${n}: import ${s(first.ms)} (${perSecond(file.rows, first.ms)}), RSS ${mb(first.rssBefore)} before, ` +
         `peak ${mb(first.callPeak)}; ${describe(first.result)}`)
-      check(first.result.created === file.rows && failedCount(first.result) === 0 && first.result.updated === 0,
+      check(clean(first.result, file.rows) && first.result.created === file.rows && first.result.updated === 0,
         `${side.engine} round ${n}: the import's report: ${describe(first.result)} (the file has ${fmt(file.rows)} rows)`)
       await db.settle()
       const again = await child.call<Report>("imports.run", [input])
       console.log(`imports: ${side.engine} round ${n}: re-import ${s(again.ms)} (${perSecond(file.rows, again.ms)}), peak RSS ${mb(again.callPeak)}; ` +
         describe(again.result))
-      check(again.result.unchanged === file.rows && again.result.created === 0 && again.result.updated === 0 && failedCount(again.result) === 0,
+      check(clean(again.result, file.rows) && again.result.unchanged === file.rows && again.result.created === 0 && again.result.updated === 0,
         `${side.engine} round ${n}: the re-import's report: ${describe(again.result)} (want every row unchanged)`)
       await child.close()
       closed = true
@@ -283,23 +342,13 @@ const sqliteBaseline = async (dbFile: string, file: SalesFile, n: number): Promi
     db.exec(`CREATE TABLE bare_sales (${SALES_COLUMNS.map((c) => `${c} ${SQLITE_TYPES[c]}`).join(", ")})`)
     const insert = db.prepare(`INSERT INTO bare_sales (${SALES_COLUMNS.join(", ")}) VALUES (${SALES_COLUMNS.map(() => "?").join(", ")})`)
     const t = performance.now()
-    const lines = createInterface({ input: createReadStream(file.path, { encoding: "utf8", highWaterMark: 1 << 16 }), crlfDelay: Infinity })
-    let header = true
-    let rows = 0
     db.exec("BEGIN IMMEDIATE")
     try {
-      for await (const line of lines) {
-        if (header) {
-          header = false
-          continue
-        }
-        if (line === "") continue
-        const f = splitCsvLine(line)
-        if (f.length !== SALES_COLUMNS.length) throw new Error(`line ${rows + 2}: ${f.length} fields`)
+      await baselineParse(file.path, (f) => {
+        if (f.length !== SALES_COLUMNS.length) throw new Error(`a record of ${f.length} fields: ${f.join(",")}`)
         insert.run(f[0], f[1], f[2], f[3], f[4], parseDay(f[5]!), Number(f[6]), f[7], Number(f[8]), parseMoney(f[9]!), parseMoney(f[10]!),
           parseMoney(f[11]!), parseMoney(f[12]!), parseMoney(f[13]!), parseMoney(f[14]!))
-        rows++
-      }
+      })
       db.exec("COMMIT")
     } catch (e) {
       db.exec("ROLLBACK")
@@ -384,6 +433,7 @@ export async function run(): Promise<void> {
     console.log(`imports: wrote ${file.path}: ${fmt(file.rows)} rows, ${mb(statSync(file.path).size)} (${fmt(file.vipRows)} VIP sales, ` +
       `Σ sales_amount ${fmt(file.salesAmount)} đồng) in ${written}`)
     const f = file
+    await attempt("parsing alone", () => parsingAlone(f))
     if (ENGINES.has("pg")) {
       const unreachable = await pgDatabases.reachable()
       if (unreachable !== null) {
