@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { strFromU8, unzipSync } from "fflate"
-import { type ByteSink, type Column, WorkbookError, type WritableCell, xlsxWriter } from "../src/platform/files/XlsxWriter.js"
+import { type ByteSink, type Column, FileAccessError, WorkbookError, type WritableCell, xlsxWriter } from "../src/platform/files/XlsxWriter.js"
 
 /** A sink collecting the chunks; checks the writer never has two writes in flight. */
 const memorySink = () => {
@@ -190,6 +190,28 @@ describe("xlsxWriter", () => {
     const bad: ReadonlyArray<ReadonlyArray<WritableCell>> = [[1], [Number.NaN]]
     await rejects((w) => w.sheet("S", [{ header: "x" }], bad), /^Sheet "S", row 3: column A: NaN is not a finite number/)
     await rejects((w) => w.sheet("S", [{ header: "d", format: "date" }], [["2026-02-30"]]), /row 2: column A: "2026-02-30" is not a YYYY-MM-DD day/)
+  })
+
+  it("reports a failing sink as a FileAccessError and passes the rows' own error through", async () => {
+    const broken: ByteSink = async () => {
+      throw new Error("disk full")
+    }
+    const w = xlsxWriter(broken)
+    const error = await w.sheet("S", [{ header: "x" }], []).then(() => w.close()).then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    expect(error).toBeInstanceOf(FileAccessError)
+    expect((error as FileAccessError).reason).toBe("disk full")
+    const mine = new Error("the query failed")
+    const { sink, stats } = memorySink()
+    await expect(
+      xlsxWriter(sink).sheet("S", [{ header: "x" }], (function* () {
+        yield [1]
+        throw mine
+      })())
+    ).rejects.toBe(mine)
+    expect(stats().aborted).toBe(1)
   })
 
   it("refuses a workbook without sheets", async () => {

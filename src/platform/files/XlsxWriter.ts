@@ -224,8 +224,8 @@ const CHUNK = 64 * 1024
 
 /**
  * A workbook writer over `sink`. Call `sheet` once per sheet, awaiting each, then `close`. A failure
- * (a `WorkbookError`, or the sink's own error as a `FileAccessError`) aborts the sink; the writer
- * then refuses further calls.
+ * (a `WorkbookError`, the sink's own error as a `FileAccessError`, or an error thrown by the rows'
+ * iterable, passed through as it is) aborts the sink; the writer then refuses further calls.
  *
  * @since 0.5.0
  */
@@ -243,6 +243,15 @@ export const xlsxWriter = (sink: ByteSink): XlsxWriter => {
     }
   })
 
+  // A sink's own failure becomes a FileAccessError; the rows' iterator's errors pass through as they are.
+  const toSink = async (write: () => Promise<void>): Promise<void> => {
+    try {
+      await write()
+    } catch (cause) {
+      throw cause instanceof FileAccessError ? cause : new FileAccessError({ path: "sink", reason: describe(cause) })
+    }
+  }
+
   const drain = async (all: boolean): Promise<void> => {
     if (zipError !== undefined) throw new WorkbookError({ sheet: "", row: 0, reason: `compression failed: ${describe(zipError)}` })
     if (outBytes === 0 || (!all && outBytes < CHUNK)) return
@@ -256,7 +265,7 @@ export const xlsxWriter = (sink: ByteSink): XlsxWriter => {
     }
     out = []
     outBytes = 0
-    await sink(chunk)
+    await toSink(() => sink(chunk))
   }
 
   /** An archive entry written in pieces; `text` queues XML, flushed to the deflater every ~64 KiB. */
@@ -292,8 +301,7 @@ export const xlsxWriter = (sink: ByteSink): XlsxWriter => {
     state = "failed"
     zip.terminate()
     await sink.abort?.(error).catch(() => undefined)
-    if (error instanceof WorkbookError || error instanceof FileAccessError) throw error
-    throw new FileAccessError({ path: "sink", reason: describe(error) })
+    throw error
   }
 
   const guard = (sheet: string): void => {
@@ -426,7 +434,7 @@ export const xlsxWriter = (sink: ByteSink): XlsxWriter => {
     await whole("[Content_Types].xml", types + "</Types>")
     zip.end()
     await drain(true)
-    await sink.close?.()
+    if (sink.close !== undefined) await toSink(sink.close)
   }
 
   return {
