@@ -326,7 +326,7 @@ export const make = Effect.gen(function*() {
   )
   const posOnly = (scope: Scope, at: PageAt<PosKey>, limit: number) => {
     const after = "after" in at && at.after !== null
-      ? sql` AND (p.vip_id > ${at.after.vipId} OR (p.vip_id = ${at.after.vipId} AND p.phone_key > ${at.after.phoneKey}))`
+      ? sql` AND (p.vip_id, p.phone_key) > (${at.after.vipId}, ${at.after.phoneKey})` // a row value: a range of the key's index
       : none
     const offset = "offset" in at ? sql` OFFSET ${at.offset}` : none
     return sql<Record<string, unknown>>`SELECT p.vip_id, p.phone_key, p.phone, p.phone_raw, p.name, p.vip_grade,
