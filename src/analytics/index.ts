@@ -5,6 +5,7 @@
  *
  * @since 0.5.0
  */
+import type * as M0 from "./Analytics.js"
 export {
   ComparisonQuery,
   ComparisonReport,
@@ -31,4 +32,15 @@ export {
   SideCounts,
   VipBase
 } from "./Figures.js"
-export { Analytics, type AnalyticsShape } from "./Analytics.js"
+export { Analytics } from "./Analytics.js"
+// Types as local aliases: re-exported types of a namespace would be made values by the declaration
+// bundler (their declarations live in a chunk shared with the other entry points).
+/** The type of that name in `Analytics.ts` (see there). @since 0.5.0 */
+export type AnalyticsShape = M0.AnalyticsShape
+export {
+  ExportFailed,
+  ExportOptions,
+  type ExportSummary,
+  type ExportView,
+  XLSX_MEDIA_TYPE
+} from "./Export.js"
