@@ -124,6 +124,7 @@ const runOf = (r: Record<string, unknown>): StoredRun => ({
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const uow = yield* UnitOfWork
+  const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
 
   const field = (name: string, type: "text" | "bigint") =>
     type === "bigint" ? `CAST(value ->> '${name}' AS BIGINT)` : `value ->> '${name}'`
@@ -140,8 +141,32 @@ export const make = Effect.gen(function*() {
     const changed = [`${table}.fingerprint <> excluded.fingerprint`]
     if (kind !== "coupons") changed.push(`${table}.customer_id IS DISTINCT FROM excluded.customer_id`)
     if (kind === "sales") changed.push(`(${table}.purchase_reference IS NULL AND excluded.purchase_reference IS NOT NULL)`)
+    const conflict = `ON CONFLICT (${keys.join(", ")}) DO UPDATE SET ${
+      [...sets, "fingerprint = excluded.fingerprint", `revision = ${table}.revision + 1`, "import_id = excluded.import_id",
+        "line = excluded.line", "updated_at = excluded.updated_at"].join(", ")
+    } WHERE ${changed.join(" OR ")} RETURNING revision`
+    if (!isPg && !uow.deferred) {
+      // SQLite on its own connection: bound VALUES, as many rows a statement as its 32,766 variables allow
+      const width = columns.length
+      const perStatement = Math.max(1, Math.floor(32_000 / width))
+      const statements: Array<Statement.Statement<unknown>> = []
+      const tuple = `(${Array.from({ length: width }, () => "?").join(", ")})`
+      for (let at = 0; at < rows.length; at += perStatement) {
+        const chunk = rows.slice(at, at + perStatement)
+        const params: Array<unknown> = []
+        for (const r of chunk) {
+          for (const [n] of stored) params.push(r.values[n] ?? null)
+          params.push(r.fingerprint, 1, importId, r.line, now, now)
+        }
+        statements.push(sql.unsafe(
+          `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")} ${conflict}`,
+          params
+        ))
+      }
+      return statements
+    }
     const payload = rows.map((r) => ({ ...r.values, fingerprint: r.fingerprint, line: r.line }))
-    return sql`INSERT INTO ${sql.literal(table)} (${sql.literal(columns.join(", "))})
+    return [sql`INSERT INTO ${sql.literal(table)} (${sql.literal(columns.join(", "))})
       SELECT ${sql.literal(selects.join(", "))}, CAST(${importId} AS TEXT), CAST(value ->> 'line' AS BIGINT),
         CAST(${now} AS BIGINT), CAST(${now} AS BIGINT)
       FROM ${jsonRows(sql, payload)} WHERE true
@@ -150,7 +175,7 @@ export const make = Effect.gen(function*() {
         "line = excluded.line", "updated_at = excluded.updated_at"].join(", "))
     }
       WHERE ${sql.literal(changed.join(" OR "))}
-      RETURNING revision`
+      RETURNING revision`]
   }
 
   const vipsStatement = (vips: ReadonlyArray<VipRow>, now: number) =>
@@ -242,13 +267,12 @@ export const make = Effect.gen(function*() {
         uow.writeNow({
           operation: `importing ${kind}`,
           statements: [
-            ...(rows.length === 0 ? [] : [upsertStatement(kind, rows, importId, now)]),
-            ...(vips.length === 0 ? [] : [vipsStatement(vips, now)])
+            ...(vips.length === 0 ? [] : [vipsStatement(vips, now)]),
+            ...(rows.length === 0 ? [] : upsertStatement(kind, rows, importId, now))
           ]
         }),
         (results) => {
-          if (rows.length === 0) return { created: 0, updated: 0 }
-          const returned = results[0] ?? []
+          const returned = results.slice(vips.length === 0 ? 0 : 1).flat()
           const created = returned.filter((r) => int(r.revision) === 1).length
           return { created, updated: returned.length - created }
         }
