@@ -94,6 +94,26 @@ export * as Identity from "./identity/index.js"
 export type { IdentityShape } from "./identity/Identity.js"
 /** @since 0.4.0 */
 export type { ChallengeStatus, LinkRequested } from "./identity/User.js"
+/**
+ * POS imports: customers, sales and coupons from CSV or XLSX, streamed, validated row by row,
+ * re-runnable, linked to customers and purchases (DOMAIN §11, §11a, docs/imports.md). @since 0.5.0
+ */
+export * as Imports from "./imports/index.js"
+/**
+ * The loyalty program's customers, synced incrementally from a `LoyaltySource` (the CNV adapter or a
+ * host's own), with a runs log and the exclusive `loyalty-sync` job (docs/loyalty.md). @since 0.5.0
+ */
+export * as Loyalty from "./loyalty/index.js"
+/**
+ * Retail analytics: sales and coupons by VIP grade, season and shop group, the POS vs loyalty
+ * comparison, and their Excel workbooks (docs/analytics.md). @since 0.5.0
+ */
+export * as Analytics from "./analytics/index.js"
+/**
+ * The file formats: a streaming CSV reader, an XLSX reader and a streaming XLSX writer with bounded
+ * memory (docs/files.md). @since 0.5.0
+ */
+export * as Files from "./platform/files/index.js"
 
 export {
   createCustomer360,
