@@ -7,6 +7,7 @@
  *
  * @since 0.5.0
  */
+import type * as NodeFs from "node:fs"
 import { Schema } from "effect"
 
 /**
@@ -67,6 +68,26 @@ export class FileAccessError extends Schema.TaggedError<FileAccessError>()("File
   }
 }
 
+let loadedFs: Promise<typeof NodeFs> | undefined
+
+/**
+ * `node:fs`, loaded once on first use, without an `import` of it that a bundler or a Worker's module
+ * loader would have to resolve (a Worker never opens a path): `process.getBuiltinModule` (Node
+ * 20.16+), else a dynamic import the bundler does not see.
+ *
+ * @internal
+ */
+export const nodeFs = (): Promise<typeof NodeFs> => {
+  if (loadedFs !== undefined) return loadedFs
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+  const builtin = proc?.getBuiltinModule?.("node:fs") as typeof NodeFs | undefined
+  // a Function body hides the import from bundlers (see above)
+  loadedFs = builtin !== undefined
+    ? Promise.resolve(builtin)
+    : (new Function("s", "return import(s)") as (s: string) => Promise<typeof NodeFs>)("node:fs")
+  return loadedFs
+}
+
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 /**
@@ -76,7 +97,7 @@ const describe = (cause: unknown): string => (cause instanceof Error ? cause.mes
  * @since 0.5.0
  */
 export async function* fromPath(path: string, options?: { readonly chunkSize?: number }): AsyncGenerator<Uint8Array> {
-  const fs = await import("node:fs")
+  const fs = await nodeFs()
   const stream = fs.createReadStream(path, { highWaterMark: options?.chunkSize ?? 256 * 1024 })
   try {
     for await (const chunk of stream as AsyncIterable<Uint8Array>) yield chunk

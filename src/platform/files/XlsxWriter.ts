@@ -15,7 +15,7 @@
  */
 import { Schema } from "effect"
 import { Zip, ZipDeflate } from "fflate"
-import { type Cell, FileAccessError } from "./Source.js"
+import { type Cell, FileAccessError, nodeFs } from "./Source.js"
 
 export { type Cell, FileAccessError } from "./Source.js"
 
@@ -473,7 +473,7 @@ export const toPath = (path: string): ByteSink => {
     close(): Promise<void>
   }
   let handle: Promise<Handle> | undefined
-  const open = (): Promise<Handle> => (handle ??= import("node:fs").then((fs) => fs.promises.open(path, "w")))
+  const open = (): Promise<Handle> => (handle ??= nodeFs().then((fs) => fs.promises.open(path, "w")))
   const access = async <A>(f: () => Promise<A>): Promise<A> => {
     try {
       return await f()
@@ -493,7 +493,7 @@ export const toPath = (path: string): ByteSink => {
       if (handle === undefined) return
       const h = await handle.catch(() => undefined)
       await h?.close().catch(() => undefined)
-      const fs = await import("node:fs")
+      const fs = await nodeFs()
       await fs.promises.rm(path, { force: true }).catch(() => undefined)
     }
   })
