@@ -35,6 +35,7 @@ import { type Config, Customer360, Identity } from "../../src/index.js"
 import { PgDatabase } from "../../src/pg.js"
 import { SqliteDatabase } from "../../src/sqlite.js"
 import { type AccountOptions, accountRoutes } from "./account.js"
+import type { LoyaltySource } from "../../src/loyalty/index.js"
 
 /** The Node HTTP server's limits; see the module's documentation for the defaults. */
 export interface Limits {
@@ -73,6 +74,12 @@ export interface AppOptions {
   }
   /** The customer-facing `/api/account/*` routes: the token key and the rate limits (account.ts). */
   readonly account?: AccountOptions
+  /**
+   * Where `POST /api/jobs/loyalty-sync` reads the loyalty program's customers (docs/loyalty.md): the
+   * CNV adapter (`Layer.succeed(LoyaltySource, cnv)`) or a host's own source. Without it that
+   * endpoint answers 503 `SERVICE_UNAVAILABLE`.
+   */
+  readonly loyalty?: Layer.Layer<LoyaltySource>
 }
 
 export interface App {
@@ -103,7 +110,7 @@ export const createApp = async (options: AppOptions): Promise<App> => {
     ? PgDatabase.layer({ url: options.database.postgres, maxConnections: options.database.maxConnections })
     : SqliteDatabase.layer({ filename: options.database.sqlite })
   const library = Customer360.layer(storage, { transfers: options.transfers, identity: options.identity?.options }).pipe(
-    Layer.provide(Layer.mergeAll(options.identity?.mailer ?? Layer.empty, options.identity?.sms ?? Layer.empty))
+    Layer.provide(Layer.mergeAll(options.identity?.mailer ?? Layer.empty, options.identity?.sms ?? Layer.empty, options.loyalty ?? Layer.empty))
   )
   const api = Customer360Http.layer({
     tokens: tokens.right,

@@ -42,14 +42,14 @@ if (cnv !== undefined && cnv._tag === "Left") {
   console.error(`C360_CNV_*: ${cnv.left.message}`)
   process.exit(2)
 }
-const loyalty = cnv === undefined ? Layer.empty : Layer.succeed(LoyaltySource, cnv.right)
+const loyalty = cnv === undefined ? undefined : Layer.succeed(LoyaltySource, cnv.right)
 
 const app = await createApp({
   database: env.DATABASE_URL ? { postgres: env.DATABASE_URL } : { sqlite },
   tokens: env.C360_TOKENS,
   transfers: Customer360Http.transfersFromEnv(env),
-  // app.ts provides these ports under the library's layer; the loyalty source goes with them
-  identity: { mailer: Identity.mailerConsole, sms: Layer.merge(Identity.smsConsole, loyalty) },
+  identity: { mailer: Identity.mailerConsole, sms: Identity.smsConsole },
+  ...(loyalty === undefined ? {} : { loyalty }),
   account: { jwtSecret: env.C360_ACCOUNT_JWT_SECRET || undefined }
 })
 if (!env.C360_ACCOUNT_JWT_SECRET) console.warn("C360_ACCOUNT_JWT_SECRET is not set: the /api/account routes answer 503")

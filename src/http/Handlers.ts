@@ -130,6 +130,6 @@ export const layer = (options: HttpOptions) => {
   return HttpApiBuilder.api(Api).pipe(
     Layer.provide(Layer.mergeAll(Registry.handlers, viewGroup, operationsGroup(keepAlive), systemGroup)),
     Layer.provide(Layer.mergeAll(authentication(options.tokens), LiveEvents.layer({ pollInterval: options.eventPollInterval, sharing: options.eventSharing }))),
-    Layer.merge(HttpApiBuilder.middleware(envelope(options.maxBodyBytes ?? 65_536)))
+    Layer.merge(HttpApiBuilder.middleware(envelope(options.maxBodyBytes ?? 65_536, options.maxImportBytes)))
   )
 }

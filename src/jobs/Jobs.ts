@@ -270,6 +270,10 @@ const reasonOf = (error: unknown): string => {
       return `delivery-${String(e.reason)}`
     case "ValidationError":
       return "invalid-options"
+    case "LoyaltyNotConfigured":
+      return "not-configured"
+    case "SyncFailed":
+      return "source-failed"
     default:
       return "unexpected"
   }
@@ -277,7 +281,8 @@ const reasonOf = (error: unknown): string => {
 
 /**
  * The `failed` report of a run of `job` that ended with `cause`. A typed failure gives its reason
- * (`lease-lost`, `storage-…`, `delivery-…`, `invalid-options`; anything else `unexpected`) and its
+ * (`lease-lost`, `storage-…`, `delivery-…`, `invalid-options`, `not-configured` and `source-failed` for
+ * the loyalty sync; anything else `unexpected`) and its
  * message, which never carries a driver's text (see `StorageError`). A defect gives `unexpected` and
  * a fixed message: its text may hold internals, so its cause is logged at debug level only. For hosts
  * that report the surroundings of a run as the run's failure too — the example runner's `--once`
