@@ -174,6 +174,12 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
         expect(reply.body.openapi).toMatch(/^3\./)
         const paths = Object.keys(reply.body.paths).sort()
         expect(paths).toEqual([
+          "/api/analytics/comparison",
+          "/api/analytics/comparison.xlsx",
+          "/api/analytics/coupons",
+          "/api/analytics/coupons.xlsx",
+          "/api/analytics/sales",
+          "/api/analytics/sales.xlsx",
           "/api/balance-history/link-customer",
           "/api/balance-history/pending",
           "/api/balance-history/pending/{id}/resolve",
@@ -199,10 +205,14 @@ export const httpSuite = (name: string, target: () => Promise<HttpTarget>) =>
           "/api/customers/{id}",
           "/api/events",
           "/api/fraud/backtest",
+          "/api/imports/{id}",
+          "/api/imports/{kind}",
           "/api/jobs/expire-credits",
           "/api/jobs/fraud",
+          "/api/jobs/loyalty-sync",
           "/api/jobs/rfm",
           "/api/jobs/ticket-deadlines",
+          "/api/loyalty/runs",
           "/api/openapi.json",
           "/api/purchases",
           "/api/purchases/{reference}",
