@@ -147,6 +147,15 @@ export type NotesApi = Registry.ModuleFacades["notes"]
  */
 export type IdentityApi = Registry.ModuleFacades["identity"]
 
+/** POS imports — `run({ kind, path | stream, format? })` and `get(id)` — as Promises (docs/imports.md). @since 0.5.0 */
+export type ImportsApi = Registry.ModuleFacades["imports"]
+
+/** The loyalty sync — `sync()`, `runs()` — as Promises (docs/loyalty.md). @since 0.5.0 */
+export type LoyaltyApi = Registry.ModuleFacades["loyalty"]
+
+/** Retail analytics — `sales`, `coupons`, `comparison`, `exportXlsx` — as Promises (docs/analytics.md). @since 0.5.0 */
+export type AnalyticsApi = Registry.ModuleFacades["analytics"]
+
 /**
  * The timeline: `c360.timeline(phone, { cursor, limit, kinds })` (also `c360.timeline.timeline`), the
  * `Timeline` service's one operation as a Promise.
