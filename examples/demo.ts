@@ -4,7 +4,9 @@
  * customer's payment code, purchases (points, membership, RFM) and a return — and prints the URL, a development token per role, the SePay webhook
  * key, and `curl` lines to try every module: the 360 view, a deposit, a ticket, a webhook delivery,
  * the timeline, the customer's payment QR, a purchase, a return, the RFM scores, statistics, the
- * fraud rules, a login linked to its walk-in profile by an SMS code, a merged duplicate, live events.
+ * fraud rules, a login linked to its walk-in profile by an SMS code, a merged duplicate, POS imports
+ * (customers, sales, coupons), the sales, coupon and comparison analytics and a workbook, a loyalty
+ * sync, live events.
  *
  * - `PORT` (default 3000; `0` picks a free port), `C360_DEMO_DB` (default `.data/demo.sqlite`).
  * - The tokens and the webhook key are random per run unless `C360_TOKENS` / `C360_SEPAY_API_KEY`
@@ -12,9 +14,9 @@
  * Stop it with Ctrl-C: requests in flight finish, the database is closed.
  */
 import { randomBytes } from "node:crypto"
-import { mkdirSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
-import { createCustomer360 } from "../src/index.js"
+import { createCustomer360, Loyalty, type Loyalty as LoyaltyTypes } from "../src/index.js"
 import { createApp } from "./express/app.js"
 
 const filename = process.env.C360_DEMO_DB ?? ".data/demo.sqlite"
@@ -33,8 +35,27 @@ const transfers = {
 // link code back); the server's go to the console.
 const mails: Array<{ readonly token: string }> = []
 const texts: Array<{ readonly code: string }> = []
+// The shop's loyalty program, in process (a real host passes `loyalty: { cnv: { token } }`): three
+// members — one also a POS customer, one only in the program, one with a phone that is not one.
+const member = (id: number, lastName: string, phone: string, createdAt: string): LoyaltyTypes.LoyaltyCustomerRecord => ({
+  id, lastName, firstName: null, phone, email: null, gender: null, birthdayDay: null, birthdayMonth: null,
+  birthdayYear: null, tags: null, physicalCardCode: null, points: 1200, expPoints: 0, totalSpending: 0,
+  totalPoints: 1200, createdAt: Date.parse(createdAt), updatedAt: Date.parse(createdAt)
+})
+const loyaltyProgram: LoyaltyTypes.LoyaltySourcePromises = {
+  customersUpdatedSince: async ({ since }) => ({
+    customers: [
+      member(35_577_245, "Phạm Thu Hà", "0338 336 011", "2026-06-23T08:51:26Z"),
+      member(35_577_301, "Võ Minh Khang", "0977 000 123", "2026-07-02T03:00:00Z"),
+      member(35_577_302, "Khách lỗi số", "12345", "2026-07-03T03:00:00Z")
+    ].filter((c) => c.updatedAt >= since),
+    hasMore: false
+  }),
+  membership: async () => ({ levelName: "Gold", totalPoints: 1200, points: 1200, usedPoints: 0 })
+}
 const seed = await createCustomer360({
   database: { sqlite: { filename } },
+  loyalty: { source: loyaltyProgram },
   transfers,
   mailer: { send: async (m) => void mails.push(m) },
   sms: { send: async (m) => void texts.push(m) }
@@ -117,9 +138,57 @@ if (duplicate.id !== shop.id) {
   await seed.customers.merge({ survivorId: shop.id, mergedIds: [duplicate.id], dryRun: false, actor: "demo" })
 }
 const merged = (await seed.customers.search({ q: "0905111222", status: "merged" })).items[0]!
+// Retail analytics: the POS's weekly exports — VIP customers, sales, coupons — imported from CSV
+// (a second run finds every row unchanged), the loyalty program synced, the views and a workbook.
+const files = dirname(filename === ":memory:" ? ".data/x" : filename)
+mkdirSync(files, { recursive: true })
+const csv = (name: string, rows: ReadonlyArray<string>) => {
+  const path = `${files}/demo-${name}.csv`
+  writeFileSync(path, rows.join("\n") + "\n")
+  return path
+}
+const posCustomers = csv("customers", [
+  "vip_id,name,phone,vip_grade,email,registration_date,registration_store,points",
+  "1001,Nguyễn Văn An,0912 345 678,VIP2,an@example.vn,2025-03-14,HN01,5400",
+  "1002,Phạm Thu Hà,0338336011,DIAMOND,,2025-11-02,SG01,12800",
+  "1003,Đỗ Quang Huy,0903 777 888,VIP0,,2026-06-30,HN02,0",
+  "0,Khách lẻ,0987 654 321,,,2026-07-01,HN01,0"
+])
+const posSales = csv("sales", [
+  "invoice_number;shop_id;shop_name;sales_date;vip_id;vip_name;quantity;sales_amount;discount",
+  "HN01-260628-01;HN01;Semir Hoàn Kiếm;2026-06-28;1001;Nguyễn Văn An;2;1.250.000;0",
+  "HN02-260630-07;HN02;Semir Cầu Giấy;2026-06-30 23:30;1003;Đỗ Quang Huy;1;450.000;50.000",
+  "SG01-260701-03;SG01;Semir Quận 1;2026-06-30T17:10:00Z;1002;Phạm Thu Hà;3;3.900.000;0",
+  "HN01-260715-11;HN01;Semir Hoàn Kiếm;2026-07-15;1001;Nguyễn Văn An;1;890.000;0",
+  "HN01-260716-02;HN01;Semir Hoàn Kiếm;2026-07-16;0;Khách lẻ;1;320.000;0",
+  "SG01-260720-05;SG01;Semir Quận 1;2026-07-20;1002;Phạm Thu Hà;1;1,150,000;0"
+])
+const posCoupons = csv("coupons", [
+  "coupon_id,face_value,used,begin_date,end_date,using_shop,using_date,member_id,member_phone",
+  "CP-0001,200.000,1,2026-06-01,2026-08-31,HN01,2026-06-28,1001,0912345678",
+  "CP-0002,200.000,0,2026-06-01,2026-08-31,,,1003,0903777888",
+  "CP-0003,500.000,1,2026-07-01,2026-09-30,SG01,2026-07-20,1002,0338336011"
+])
+for (const [kind, path] of [["customers", posCustomers], ["sales", posSales], ["coupons", posCoupons]] as const) {
+  const r = await seed.imports.run({ kind, path, actor: "demo" })
+  console.log(`import ${kind}: ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failedCount} failed`)
+}
+const sync = await seed.loyalty.sync()
+console.log(`loyalty sync: ${sync.status}, ${sync.created} created, ${sync.updated} updated, ${sync.failed} failed`)
+const period = { from: "2026-06-01", to: "2026-07-31" }
+const sales = await seed.analytics.sales(period)
+console.log(`VIP sales ${period.from}…${period.to}: ${sales.total.salesAmount} đồng, ${sales.total.invoices} invoices, ` +
+  `conversion ${sales.total.conversion} %; by season ${sales.bySeason.map((l) => `${l.season} ${l.salesAmount}`).join(", ")}`)
+const coupons = await seed.analytics.coupons(period)
+console.log(`coupons: ${coupons.total.used} of ${coupons.total.issued} used (${coupons.total.usageRate} %)`)
+const comparison = await seed.analytics.comparison(period)
+console.log(`POS vs loyalty: ${JSON.stringify(comparison.allTime)}`)
+const workbook = `${files}/demo-sales.xlsx`
+await seed.analytics.exportXlsx({ view: "sales", ...period, path: workbook })
+console.log(`the sales workbook: ${workbook}`)
 await seed.close()
 
-const app = await createApp({ database: { sqlite: filename }, tokens, transfers })
+const app = await createApp({ database: { sqlite: filename }, tokens, transfers, loyalty: Loyalty.fromPromises(loyaltyProgram) })
 const { url, close } = await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1")
 const byRole = Object.fromEntries(tokens.split(",").map((entry) => entry.split(":")).map(([t, role]) => [role, t]))
 
@@ -152,6 +221,12 @@ Try:
   curl -s ${url}/api/customer/0905111222 -H 'authorization: Bearer ${byRole.viewer}'      # a merged profile's phone finds the survivor (Lê Đức)
   curl -s -X POST ${url}/api/customers/merge -H 'authorization: Bearer ${byRole.manager}' -H 'content-type: application/json' -d '{"survivorId":"${shop.id}","mergedIds":["${merged.id}"]}'      # a dry run: already merged (repeated)
   curl -s ${url}/api/customer/0912345678/fraud -H 'authorization: Bearer ${byRole.viewer}'      # flags and decisions, with evidence
+  curl -s -X POST ${url}/api/imports/sales -H 'authorization: Bearer ${byRole.manager}' -H 'content-type: text/csv' --data-binary @${posSales}      # re-import: every row unchanged
+  curl -s '${url}/api/analytics/sales?from=2026-06-01&to=2026-07-31' -H 'authorization: Bearer ${byRole.viewer}'      # by grade, season, shop group
+  curl -s '${url}/api/analytics/coupons?from=2026-06-01&to=2026-07-31&shopGroup=HN' -H 'authorization: Bearer ${byRole.viewer}'
+  curl -s '${url}/api/analytics/comparison?from=2026-06-01&to=2026-07-31' -H 'authorization: Bearer ${byRole.viewer}'      # POS vs loyalty by phone
+  curl -s '${url}/api/analytics/comparison.xlsx?from=2026-06-01&to=2026-07-31' -H 'authorization: Bearer ${byRole.viewer}' -o comparison.xlsx
+  curl -s -X POST ${url}/api/jobs/loyalty-sync -H 'authorization: Bearer ${byRole.manager}'      # sync the loyalty program
   curl -s ${url}/api/balance-history/pending -H 'authorization: Bearer ${byRole.viewer}'
   curl -sN ${url}/api/events -H 'authorization: Bearer ${byRole.viewer}'      # live events; Ctrl-C to stop
 
