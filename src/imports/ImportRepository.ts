@@ -1,8 +1,9 @@
 /**
  * Import storage: the port and its one SQL implementation, the same on SQLite, PostgreSQL and D1.
- * Every write goes through the unit of work (docs/transactions.md); rows travel as one JSON
- * parameter (`platform/sql/JsonRows.ts`), so one statement writes a whole batch on every engine (D1
- * binds at most 100 values a statement).
+ * Every write goes through the unit of work (docs/transactions.md); one statement writes a whole
+ * batch on every engine: on PostgreSQL each column is one text parameter (`string_to_array`, zipped
+ * by `unnest`), on SQLite's own connection the rows are bound VALUES, on D1 (at most 100 values a
+ * statement) and deferred SQLite one JSON parameter (`platform/sql/JsonRows.ts`).
  *
  * A batch is one set-based upsert: `INSERT … SELECT … ON CONFLICT (key) DO UPDATE SET …, revision =
  * revision + 1 WHERE <the stored fingerprint differs, or the link does> RETURNING revision`. The
@@ -120,6 +121,39 @@ const runOf = (r: Record<string, unknown>): StoredRun => ({
   finishedAt: r.finished_at === null || r.finished_at === undefined ? null : int(r.finished_at)
 })
 
+const UNIT = "\u001f"
+const NULL_MARK = "\u001e"
+
+/**
+ * The rows' columns (the stored ones, then fingerprint and line) each as one text: the values
+ * each after a U+001F, NULL written U+001E — or undefined when a value holds either character (the
+ * batch then travels as JSON).
+ */
+const pgColumns = (
+  rows: ReadonlyArray<ParsedRow>,
+  stored: ReadonlyArray<readonly [string, "text" | "bigint"]>
+): ReadonlyArray<string> | undefined => {
+  const out: Array<string> = []
+  const column = (get: (r: ParsedRow) => unknown): boolean => {
+    const parts: Array<string> = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const v = get(rows[i]!)
+      if (v === null || v === undefined) {
+        parts[i] = NULL_MARK
+      } else {
+        const t = String(v)
+        if (t.includes(UNIT) || t.includes(NULL_MARK)) return false
+        parts[i] = t
+      }
+    }
+    out.push(UNIT + parts.join(UNIT)) // a leading empty element, sliced off: a lone '' stays a value
+    return true
+  }
+  for (const [n] of stored) if (!column((r) => r.values[n])) return undefined
+  if (!column((r) => r.fingerprint) || !column((r) => r.line)) return undefined
+  return out
+}
+
 /** @since 0.5.0 */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -164,6 +198,27 @@ export const make = Effect.gen(function*() {
         ))
       }
       return statements
+    }
+    if (isPg) {
+      const text = pgColumns(rows, stored)
+      if (text !== undefined) {
+        // PostgreSQL: each column one text parameter split by string_to_array and zipped by unnest —
+        // decoding a batch costs a few milliseconds where json ->> re-parses each row per field
+        const names = [...stored.map(([n]) => n), "fingerprint", "line"]
+        const types = [...stored.map(([, t]) => t), "text", "bigint"] as const
+        const arrays = text.map((_, i) =>
+          types[i] === "bigint"
+            ? `CAST((string_to_array($${i + 1}, E'\\x1f', E'\\x1e'))[2:] AS bigint[])`
+            : `(string_to_array($${i + 1}, E'\\x1f', E'\\x1e'))[2:]`
+        )
+        return [sql.unsafe(
+          `INSERT INTO ${table} (${columns.join(", ")})
+          SELECT ${[...names.slice(0, -1).map((n) => `r.${n}`), "1"].join(", ")}, CAST($${text.length + 1} AS TEXT), r.line,
+            CAST($${text.length + 2} AS BIGINT), CAST($${text.length + 2} AS BIGINT)
+          FROM unnest(${arrays.join(", ")}) AS r(${names.join(", ")}) ${conflict}`,
+          [...text, importId, now]
+        )]
+      }
     }
     const payload = rows.map((r) => ({ ...r.values, fingerprint: r.fingerprint, line: r.line }))
     return [sql`INSERT INTO ${sql.literal(table)} (${sql.literal(columns.join(", "))})
@@ -245,9 +300,15 @@ export const make = Effect.gen(function*() {
     },
     vipLinks: (vipIds) =>
       vipIds.length === 0 ? Effect.succeed(new Map()) : Effect.map(
-        read("reading the VIPs' customers", sql<Record<string, unknown>>`SELECT vip_id, customer_id FROM c360_pos_vips
-          WHERE customer_id IS NOT NULL AND vip_id IN (SELECT CAST(value ->> 'v' AS BIGINT)
-            FROM ${jsonRows(sql, vipIds.map((v) => ({ v })))})`),
+        read(
+          "reading the VIPs' customers",
+          isPg
+            ? sql<Record<string, unknown>>`SELECT vip_id, customer_id FROM c360_pos_vips
+              WHERE customer_id IS NOT NULL AND vip_id = ANY (CAST(string_to_array(${vipIds.join(",")}, ',') AS bigint[]))`
+            : sql<Record<string, unknown>>`SELECT vip_id, customer_id FROM c360_pos_vips
+              WHERE customer_id IS NOT NULL AND vip_id IN (SELECT CAST(value ->> 'v' AS BIGINT)
+                FROM ${jsonRows(sql, vipIds.map((v) => ({ v })))})`
+        ),
         (rows) => new Map(rows.map((r) => [int(r.vip_id), String(r.customer_id)]))
       ),
     customerTiers: (ids) =>
