@@ -15,6 +15,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -24,8 +25,8 @@ import { type StorageError, ValidationError } from "../kernel/Errors.js"
 import { encodeId } from "../kernel/Ids.js"
 import { randomBytes } from "../kernel/Random.js"
 import { FileAccessError, FileFormatError, fromPath, fromWebStream, type SheetRow } from "../platform/files/Source.js"
-import { readCsv } from "../platform/files/Csv.js"
-import { readXlsx } from "../platform/files/Xlsx.js"
+import { readCsvBatches } from "../platform/files/Csv.js"
+import { readXlsxBatches } from "../platform/files/Xlsx.js"
 import { Transactions } from "../platform/Transactions.js"
 import { MAX_AHEAD_MS, Purchases } from "../purchases/Purchases.js"
 import { type Counts, ImportRepository, type StoredRun, type VipRow } from "./ImportRepository.js"
@@ -178,9 +179,9 @@ const rowsOf = async (
   source: AsyncIterable<Uint8Array>,
   format: ImportFormat,
   sheet: number | string | undefined
-): Promise<AsyncIterable<SheetRow>> => {
-  if (format === "csv") return readCsv(source)
-  return readXlsx(source, sheet === undefined ? undefined : { sheet })
+): Promise<AsyncIterable<ReadonlyArray<SheetRow>>> => {
+  if (format === "csv") return readCsvBatches(source)
+  return readXlsxBatches(source, sheet === undefined ? undefined : { sheet })
 }
 
 const decodeInput = (raw: ImportInput): Effect.Effect<
@@ -420,9 +421,17 @@ export const make = Effect.gen(function*() {
       const close = Effect.promise(() => (it.return ? it.return().then(() => undefined, () => undefined) : Promise.resolve()))
 
       return yield* Effect.gen(function*() {
-        // the header, before anything is written
-        const first = yield* next
-        const positions = resolveHeader(kind, first.done === true ? [] : first.value.cells, raw.mapping)
+        // the header, before anything is written (the records come in chunks: the first chunk's rest
+        // is the first data)
+        let chunk: ReadonlyArray<SheetRow> = []
+        let ended = false
+        while (chunk.length === 0 && !ended) {
+          const step = yield* next
+          if (step.done === true) ended = true
+          else chunk = step.value
+        }
+        const positions = resolveHeader(kind, chunk.length === 0 ? [] : chunk[0]!.cells, raw.mapping)
+        chunk = chunk.slice(1)
         if (positions instanceof ImportHeaderInvalid) return yield* positions
 
         const startedAt = yield* Clock.currentTimeMillis
@@ -449,19 +458,21 @@ export const make = Effect.gen(function*() {
         let batch: Array<ParsedRow> = []
         let pending: Array<RowFailure> = []
 
-        const flush = Effect.gen(function*() {
-          const result = yield* writeBatch(kind, id, batch, kind === "sales")
+        let lines = 0
+
+        /** A batch written, then its progress recorded — while the next batch is read and parsed. */
+        const write = (rows: ReadonlyArray<ParsedRow>, early: ReadonlyArray<RowFailure>, linesRead: number) => Effect.gen(function*() {
+          const result = yield* writeBatch(kind, id, rows, kind === "sales")
+          counts.lines = linesRead
           counts.created += result.created
           counts.updated += result.updated
-          counts.unchanged += batch.length - result.created - result.updated - result.failures.length
-          const failures = [...pending, ...result.failures].sort((a, b) => a.line - b.line)
+          counts.unchanged += rows.length - result.created - result.updated - result.failures.length
+          const failures = [...early, ...result.failures].sort((a, b) => a.line - b.line)
           counts.failed += failures.length
           const room = Math.max(0, FAILURES_KEPT - kept.length)
           const keep = failures.slice(0, room)
           kept.push(...keep)
           yield* repo.progress(id, counts, keep)
-          batch = []
-          pending = []
           if (raw.onProgress !== undefined) {
             const onProgress = raw.onProgress
             const snapshot = { ...counts }
@@ -474,13 +485,36 @@ export const make = Effect.gen(function*() {
           }
         })
 
+        // at most one batch in the database while the next one is parsed: batches commit in order
+        let inflight: Fiber.RuntimeFiber<void, ImportError> | undefined
+        const settle = Effect.suspend(() => {
+          const f = inflight
+          inflight = undefined
+          return f === undefined ? Effect.void : Fiber.join(f)
+        })
+        const flush = Effect.gen(function*() {
+          const rows = batch
+          const early = pending
+          batch = []
+          pending = []
+          yield* settle
+          inflight = yield* Effect.fork(write(rows, early, lines))
+        })
+
         const body = Effect.gen(function*() {
           for (;;) {
-            const step = yield* next
-            if (step.done === true) break
-            const record = step.value
+            if (chunk.length === 0) {
+              if (ended) break
+              const step = yield* next
+              if (step.done === true) break
+              chunk = step.value
+              continue
+            }
+            const records = chunk
+            chunk = []
+            for (const record of records) {
             if (record.cells.every((c) => c === null || (typeof c === "string" && c.trim() === ""))) continue
-            counts.lines += 1
+            lines += 1
             const parsed = parseRow(kind, positions, record, ctx)
             if (isFailure(parsed)) {
               pending.push(parsed)
@@ -498,9 +532,14 @@ export const make = Effect.gen(function*() {
               }
             }
             if (batch.length + pending.length >= input.batchSize) yield* flush
+            }
           }
-          if (batch.length + pending.length > 0 || counts.lines === 0) yield* flush
-        })
+          if (batch.length + pending.length > 0 || lines === 0) yield* flush
+          yield* settle
+        }).pipe(
+          // a failure while a batch is in the database: that batch finishes (committed or not) first
+          Effect.onError(() => Effect.suspend(() => (inflight === undefined ? Effect.void : Effect.asVoid(Fiber.await(inflight)))))
+        )
 
         const finished = (status: "completed" | "failed", error: string | null) =>
           Effect.flatMap(Clock.currentTimeMillis, (finishedAt) => Effect.as(repo.finish(id, { status, error, finishedAt }), finishedAt))
