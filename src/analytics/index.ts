@@ -5,6 +5,7 @@
  *
  * @since 0.5.0
  */
+import type * as ExportTypes from "./Export.js"
 import type * as M0 from "./Analytics.js"
 export {
   ComparisonQuery,
@@ -40,7 +41,9 @@ export type AnalyticsShape = M0.AnalyticsShape
 export {
   ExportFailed,
   ExportOptions,
-  type ExportSummary,
-  type ExportView,
   XLSX_MEDIA_TYPE
 } from "./Export.js"
+/** The type of that name in `Export.ts` (see there). @since 0.5.0 */
+export type ExportSummary = ExportTypes.ExportSummary
+/** The type of that name in `Export.ts` (see there). @since 0.5.0 */
+export type ExportView = ExportTypes.ExportView
